@@ -1,0 +1,194 @@
+import { convexToJson, jsonToConvex, type JSONValue, type Value } from '../../values/value.js';
+import { compileObjectValidator, compileValidator, type CheckResult } from '../../values/validators.js';
+import { FunctionNameError, parseFunctionName } from '../../functions/names.js';
+import { functionNameOf } from '../../functions/references.js';
+import type { LoadedModules } from '../../functions/loader.js';
+import type { RegisteredFunction } from '../../functions/registration.js';
+import type { CompiledSchema } from '../../database/compiled-schema.js';
+import { DocumentApi, isIdOfTable } from '../../database/document-api.js';
+import type { ReadTx, Store, WriteTx } from '../../database/store.js';
+import { Query } from '../../database/query.js';
+import { runInLogScope } from '../../log/console-capture.js';
+import type { StorageService } from '../../storage/storage-service.js';
+import type { StorageContext } from '../../storage/storage-context.js';
+import { callFunction } from '../call-function.js';
+import type { CallRequest, CallResult, Caller, FunctionBackend } from '../function-backend.js';
+import { describeFailure, FunctionCallError } from './call-errors.js';
+
+// Runs the project's functions in this process, over a Store:
+//  - a query runs on one read snapshot;
+//  - a mutation is one serializable transaction (the store may re-run it on
+//    a conflict, so it must be deterministic, as in Convex);
+//  - an action runs plain code that reaches the others through ctx.
+// A call from inside a query or mutation (ctx.runQuery / runMutation) runs
+// inline in the caller's transaction; a nested mutation gets a savepoint so
+// that its failure leaves nothing behind even if the caller catches it.
+
+export interface LocalBackendOptions {
+  production: boolean;
+  /** Longest a query or mutation may run before it is abandoned. */
+  transactionTimeoutMs: number;
+  /** ctx.storage for a caller; `mode` says which methods the context offers. */
+  storageFor(caller: Caller, mode: 'reader' | 'writer' | 'action'): StorageContext;
+}
+
+type Kind = RegisteredFunction['kind'];
+const KIND_NAMES: Record<Kind, string> = { query: 'Query', mutation: 'Mutation', action: 'Action' };
+
+export class LocalBackend implements FunctionBackend {
+  readonly description: string;
+  private readonly argCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
+  private readonly returnCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly modules: LoadedModules,
+    private readonly schema: CompiledSchema,
+    readonly storage: StorageService,
+    private readonly options: LocalBackendOptions,
+  ) {
+    this.description = `local (${store.dialect})`;
+  }
+
+  async call(request: CallRequest): Promise<CallResult> {
+    const logLines: string[] = [];
+    try {
+      const fn = this.resolve(request.kind, request.name, request.caller);
+      const args = this.checkArgs(fn, request.args);
+      const scope = { requestId: request.caller.requestId, source: request.name, lines: request.caller.collectLogs ? logLines : null };
+      const value = await runInLogScope(scope, () => this.execute(fn, args, request.caller));
+      return { status: 'success', value: this.encodeResult(fn, request.name, value), logLines };
+    } catch (error) {
+      return { status: 'error', ...describeFailure(error, request.caller.requestId, this.options.production), logLines };
+    }
+  }
+
+  async close(): Promise<void> {
+    // The store is shared by generations and closed with them (SharedResources).
+  }
+
+  private resolve(kind: Kind | 'function', name: string, caller: Caller): RegisteredFunction {
+    let canonical: string;
+    try {
+      canonical = parseFunctionName(name).canonical;
+    } catch (error) {
+      if (error instanceof FunctionNameError) throw new FunctionCallError(error.message);
+      throw error;
+    }
+    const fn = this.modules.functions.get(canonical);
+    if (!fn || (fn.visibility === 'internal' && !caller.internal)) {
+      throw new FunctionCallError(`Could not find public function for '${canonical}'. Did you forget to export it from functions/${canonical.split(':')[0]}.ts?`);
+    }
+    if (kind !== 'function' && fn.kind !== kind) {
+      throw new FunctionCallError(`Trying to execute ${canonical} as ${KIND_NAMES[kind]}, but it is defined as ${KIND_NAMES[fn.kind]}.`);
+    }
+    return fn;
+  }
+
+  private checkArgs(fn: RegisteredFunction, encoded: JSONValue): Record<string, Value> {
+    if (fn.args !== null) {
+      let check = this.argCheckers.get(fn);
+      if (!check) this.argCheckers.set(fn, (check = compileObjectValidator(fn.args, { isIdOfTable })));
+      const result = check(encoded);
+      if (!result.ok) throw new FunctionCallError(result.message);
+    }
+    const args = jsonToConvex(encoded);
+    if (typeof args !== 'object' || args === null || Array.isArray(args) || args instanceof ArrayBuffer) {
+      throw new FunctionCallError(`ArgumentValidationError: Expected to receive an object as the function's argument. Instead received: ${JSON.stringify(encoded)}`);
+    }
+    return args as Record<string, Value>;
+  }
+
+  private encodeResult(fn: RegisteredFunction, name: string, value: unknown): JSONValue {
+    if (value instanceof Query) {
+      throw new Error('Return value is a Query. Results must be retrieved with `.collect()`, `.take(n)`, `.unique()`, or `.first()`.');
+    }
+    const encoded = convexToJson((value === undefined ? null : value) as Value);
+    if (fn.returns !== null) {
+      let check = this.returnCheckers.get(fn);
+      if (!check) this.returnCheckers.set(fn, (check = compileValidator(fn.returns, { isIdOfTable })));
+      const result = check(encoded);
+      if (!result.ok) throw new Error(`ReturnsValidationError: ${name} returned a value that does not match its returns validator: ${result.message}`);
+    }
+    return encoded;
+  }
+
+  private execute(fn: RegisteredFunction, args: Record<string, Value>, caller: Caller): Promise<unknown> {
+    switch (fn.kind) {
+      case 'query':
+        return this.store.read((tx) => this.withTimeout(fn, () => fn.handler(this.queryCtx(tx, caller), args)));
+      case 'mutation':
+        return this.store.write((tx) => Promise.resolve(fn.handler(this.mutationCtx(tx, caller), args)), {
+          timeoutMs: this.options.transactionTimeoutMs,
+        });
+      case 'action':
+        return Promise.resolve(fn.handler(this.actionCtx(caller), args));
+    }
+  }
+
+  /** A query that runs too long gives its read snapshot back. */
+  private withTimeout<T>(fn: RegisteredFunction, run: () => T | Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${KIND_NAMES[fn.kind]} did not finish within ${this.options.transactionTimeoutMs} ms`)),
+        this.options.transactionTimeoutMs,
+      );
+      Promise.resolve()
+        .then(run)
+        .then(resolve, reject)
+        .finally(() => clearTimeout(timer));
+    });
+  }
+
+  private queryCtx(tx: ReadTx, caller: Caller) {
+    const inner: Caller = { ...caller, internal: true };
+    return {
+      db: new DocumentApi(this.store, tx, this.schema, false),
+      auth: { getUserIdentity: () => caller.identity.get() },
+      storage: this.options.storageFor(caller, 'reader'),
+      runQuery: (reference: unknown, args?: Record<string, unknown>) => this.inline('query', reference, args, inner, (fn, a) => fn.handler(this.queryCtx(tx, caller), a)),
+    };
+  }
+
+  private mutationCtx(tx: WriteTx, caller: Caller) {
+    const inner: Caller = { ...caller, internal: true };
+    return {
+      db: new DocumentApi(this.store, tx, this.schema, true),
+      auth: { getUserIdentity: () => caller.identity.get() },
+      storage: this.options.storageFor(caller, 'writer'),
+      runQuery: (reference: unknown, args?: Record<string, unknown>) => this.inline('query', reference, args, inner, (fn, a) => fn.handler(this.queryCtx(tx, caller), a)),
+      runMutation: (reference: unknown, args?: Record<string, unknown>) =>
+        this.inline('mutation', reference, args, inner, (fn, a) => tx.savepoint(async () => fn.handler(this.mutationCtx(tx, caller), a))),
+    };
+  }
+
+  private actionCtx(caller: Caller) {
+    const inner: Caller = { ...caller, internal: true };
+    return {
+      auth: { getUserIdentity: () => caller.identity.get() },
+      storage: this.options.storageFor(caller, 'action'),
+      runQuery: (reference: unknown, args?: Record<string, unknown>) => callFunction(this, 'query', reference, args, inner),
+      runMutation: (reference: unknown, args?: Record<string, unknown>) => callFunction(this, 'mutation', reference, args, inner),
+      runAction: (reference: unknown, args?: Record<string, unknown>) => callFunction(this, 'action', reference, args, inner),
+    };
+  }
+
+  /**
+   * A call made from inside a query or mutation: same transaction, and the
+   * values still cross an encode/decode boundary so the callee cannot share
+   * objects with its caller.
+   */
+  private async inline(
+    kind: Kind,
+    reference: unknown,
+    args: Record<string, unknown> | undefined,
+    caller: Caller,
+    run: (fn: RegisteredFunction, args: Record<string, Value>) => unknown,
+  ): Promise<Value> {
+    const name = functionNameOf(reference);
+    const fn = this.resolve(kind, name, caller);
+    const decoded = this.checkArgs(fn, convexToJson((args ?? {}) as Value));
+    const result = await run(fn, decoded);
+    return jsonToConvex(this.encodeResult(fn, name, result));
+  }
+}

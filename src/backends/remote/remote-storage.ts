@@ -1,0 +1,146 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { tableNumberOf } from '../../database/ids.js';
+import { GatewayError } from '../../http/errors.js';
+import { answerHeaders, type Exchange } from '../../gateway/gateway.js';
+import type { SubMount } from '../../api/function-api.js';
+import type { StorageParts } from '../../server/resources.js';
+import type { ByteRange, StorageService, StoreOptions, StoredFile } from '../../storage/storage-service.js';
+
+// Files of a gateway tier in front of a remote function tier: they live on
+// the function tier, reached through its storage endpoints with the admin
+// key. Clients of the gateway tier still use this tier's /api/storage URLs;
+// those are forwarded (bodies streamed both ways, never buffered whole).
+
+const FORWARDED_REQUEST_HEADERS = ['content-type', 'content-length', 'digest', 'range', 'if-none-match'];
+const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'digest', 'cache-control'];
+
+export class RemoteStorage implements StorageService {
+  constructor(
+    private readonly url: string,
+    private readonly adminKey: string,
+  ) {}
+
+  parts(): StorageParts {
+    return {
+      service: this,
+      // The far side's table numbers are not known here; a malformed id is
+      // still refused before any request is made.
+      isId: (id) => tableNumberOf(id) !== null,
+      uploadToken: () => this.uploadToken(),
+      http: () => new StorageForwarder(this.url),
+    };
+  }
+
+  async store(bytes: AsyncIterable<Uint8Array>, options: StoreOptions): Promise<StoredFile> {
+    const headers: Record<string, string> = { authorization: `Convex ${this.adminKey}` };
+    if (options.contentType) headers['content-type'] = options.contentType;
+    if (options.expectedSha256) headers.digest = `sha-256=${options.expectedSha256}`;
+    const response = await fetch(`${this.url}/api/storage/upload`, {
+      method: 'POST',
+      headers,
+      body: Readable.toWeb(Readable.from(bytes)) as ReadableStream,
+      duplex: 'half',
+    } as RequestInit);
+    const body = (await response.json().catch(() => null)) as { storageId?: string; code?: string; message?: string } | null;
+    if (!response.ok || !body?.storageId) throw remoteError(response.status, body);
+    const file = await this.metadata(body.storageId);
+    if (!file) throw new Error(`The function backend lost file ${body.storageId} right after storing it`);
+    return file;
+  }
+
+  async metadata(storageId: string): Promise<StoredFile | null> {
+    const response = await fetch(this.fileUrl(storageId), { method: 'HEAD' });
+    if (response.status === 404 || response.status === 400) return null;
+    if (!response.ok) throw remoteError(response.status, null);
+    const digest = /sha-256=([A-Za-z0-9+/=]+)/i.exec(response.headers.get('digest') ?? '')?.[1] ?? '';
+    return {
+      storageId,
+      sha256: Buffer.from(digest, 'base64').toString('hex'),
+      size: Number(response.headers.get('content-length') ?? 0),
+      contentType: response.headers.get('content-type'),
+      creationTime: 0,
+    };
+  }
+
+  async open(storageId: string, range?: ByteRange) {
+    const file = await this.metadata(storageId);
+    if (!file) return null;
+    const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end}` } : {};
+    const response = await fetch(this.fileUrl(storageId), { headers });
+    if (!response.ok || !response.body) throw remoteError(response.status, null);
+    return { file, stream: Readable.fromWeb(response.body as any) };
+  }
+
+  async blob(storageId: string): Promise<Blob | null> {
+    const response = await fetch(this.fileUrl(storageId));
+    if (response.status === 404 || response.status === 400) return null;
+    if (!response.ok) throw remoteError(response.status, null);
+    return response.blob();
+  }
+
+  async delete(storageId: string): Promise<boolean> {
+    const response = await fetch(this.fileUrl(storageId), { method: 'DELETE', headers: { authorization: `Convex ${this.adminKey}` } });
+    if (response.status === 404 || response.status === 400) return false;
+    if (!response.ok) throw remoteError(response.status, await response.json().catch(() => null));
+    return true;
+  }
+
+  private async uploadToken(): Promise<string> {
+    const response = await fetch(`${this.url}/api/storage/upload_token`, { method: 'POST', headers: { authorization: `Convex ${this.adminKey}` } });
+    const body = (await response.json().catch(() => null)) as { token?: string; code?: string; message?: string } | null;
+    if (!response.ok || !body?.token) throw remoteError(response.status, body);
+    return body.token;
+  }
+
+  private fileUrl(storageId: string): string {
+    return `${this.url}/api/storage/${encodeURIComponent(storageId)}`;
+  }
+}
+
+/** Forwards this tier's /api/storage requests to the function tier. */
+class StorageForwarder implements SubMount {
+  constructor(private readonly url: string) {}
+
+  handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange, rest: string): Promise<number> | null {
+    if (!rest.startsWith('/storage/')) return null;
+    return this.forward(req, res, exchange, rest);
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse, exchange: Exchange, rest: string): Promise<number> {
+    exchange.handler = '(storage, remote)';
+    const query = req.url!.indexOf('?');
+    const target = `${this.url}/api${rest}${query === -1 ? '' : req.url!.slice(query)}`;
+    const headers: Record<string, string> = {};
+    for (const name of FORWARDED_REQUEST_HEADERS) {
+      const value = req.headers[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
+    const hasBody = req.method === 'POST';
+    const response = await fetch(target, {
+      method: req.method!,
+      headers,
+      body: hasBody ? (Readable.toWeb(req) as ReadableStream) : undefined,
+      duplex: hasBody ? 'half' : undefined,
+    } as RequestInit);
+    const out = [...answerHeaders(exchange)];
+    for (const name of FORWARDED_RESPONSE_HEADERS) {
+      const value = response.headers.get(name);
+      if (value !== null) out.push(name, value);
+    }
+    res.writeHead(response.status, out);
+    if (!response.body || req.method === 'HEAD') {
+      res.end();
+      return response.status;
+    }
+    await pipeline(Readable.fromWeb(response.body as any), res).catch(() => res.destroy());
+    return response.status;
+  }
+}
+
+function remoteError(status: number, body: { code?: string; message?: string } | null): Error {
+  if (body?.code === 'Sha256Mismatch') return new GatewayError('Sha256Mismatch', body.message);
+  if (body?.code === 'PayloadTooLarge') return new GatewayError('PayloadTooLarge', body.message);
+  return new Error(`The function backend's storage answered ${status}${body?.message ? `: ${body.message}` : ''}`);
+}

@@ -1,0 +1,67 @@
+import path from 'node:path';
+import { formatText } from '../../config/diagnostics.js';
+import { ANONYMOUS } from '../../backends/function-backend.js';
+import { checkProject } from '../../server/check-project.js';
+import { buildBackend } from '../../server/generation.js';
+import { SharedResources } from '../../server/resources.js';
+import { createLogger } from '../../log/logger.js';
+import { installConsoleCapture } from '../../log/console-capture.js';
+import { installFetchGlobals } from '../../http/fetch-globals.js';
+import { convexToJson, jsonToConvex, toCleanJson, type Value } from '../../values/value.js';
+import { EXIT, parse, UsageError, type Command } from '../command.js';
+
+// portico run NAME [ARGS_JSON] [-c FILE]
+// Runs a query, mutation or action once against the configured backend (as
+// an admin: internal functions too) and prints its result as JSON. Int64
+// values print as decimal strings and bytes as base64, as the `json` format
+// of the function API does.
+
+export const run: Command = {
+  name: 'run',
+  summary: 'run a function once and print its result as JSON',
+  usage: 'portico run NAME [ARGS_JSON] [-c FILE]',
+  async run(argv, io) {
+    const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c', default: 'routes.yaml' } }, true);
+    const [name, argsText, extra] = positionals;
+    if (!name) throw new UsageError('run needs a function name, e.g. portico run messages:list \'{"author":"ada"}\'');
+    if (extra !== undefined) throw new UsageError('run takes one JSON argument object; quote it as one shell word');
+    let args: Value = {};
+    if (argsText !== undefined) {
+      try {
+        args = jsonToConvex(JSON.parse(argsText));
+      } catch (error) {
+        throw new UsageError(`ARGS_JSON is not valid JSON: ${(error as Error).message}`);
+      }
+    }
+
+    installFetchGlobals();
+    const file = path.resolve(io.cwd, values.config!);
+    const check = await checkProject(file, { env: io.env });
+    if (!check.config || !check.modules) {
+      io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
+      return EXIT.failed;
+    }
+    const logger = createLogger({ level: 'warn', format: check.config.logging.format });
+    installConsoleCapture(logger);
+    const resources = new SharedResources(logger);
+    try {
+      const { backend } = await buildBackend(check.config, check.modules, resources, { value: check.config.server.publicUrl ?? `http://localhost:${check.config.server.port}` });
+      const result = await backend.call({
+        kind: 'function',
+        name,
+        args: convexToJson(args),
+        caller: { identity: ANONYMOUS, internal: true, requestId: 'cli', collectLogs: true },
+      });
+      for (const line of result.logLines) io.err(`${line}\n`);
+      if (result.status === 'error') {
+        io.err(`${result.errorMessage}\n`);
+        if (result.errorData !== undefined) io.err(`data: ${JSON.stringify(toCleanJson(jsonToConvex(result.errorData)))}\n`);
+        return EXIT.failed;
+      }
+      io.out(`${JSON.stringify(toCleanJson(jsonToConvex(result.value)), null, 2)}\n`);
+      return EXIT.ok;
+    } finally {
+      await resources.close();
+    }
+  },
+};

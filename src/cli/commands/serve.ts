@@ -1,0 +1,128 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import path from 'node:path';
+import { formatText } from '../../config/diagnostics.js';
+import { checkProject } from '../../server/check-project.js';
+import { ProjectError, Runtime } from '../../server/runtime.js';
+import { EXIT, parse, parsePort, UsageError, type Command, type Io } from '../command.js';
+
+// portico serve [-c routes.yaml] [--port N] [--host H] [--workers N|auto]
+// Starts the gateway and prints the URL it listens on. SIGTERM/SIGINT stop
+// accepting, let requests in flight finish and exit 0; SIGHUP reloads
+// routes.yaml and the function modules without dropping a request.
+// --workers runs N processes sharing the port (Node's cluster module).
+
+export const serve: Command = {
+  name: 'serve',
+  summary: 'start the gateway',
+  usage: 'portico serve [-c routes.yaml] [--port N] [--host H] [--workers N|auto]',
+  async run(argv, io) {
+    const { values } = parse(argv, {
+      config: { type: 'string', short: 'c', default: 'routes.yaml' },
+      port: { type: 'string', short: 'p' },
+      host: { type: 'string' },
+      workers: { type: 'string', short: 'w' },
+    });
+    const options = { configFile: path.resolve(io.cwd, values.config!), port: parsePort(values.port), host: values.host };
+    const workers = parseWorkers(values.workers);
+    if (workers > 1 && cluster.isPrimary) return runPrimary(options.configFile, workers, io);
+    const runtime = await startOrReport(options, io);
+    if (!runtime) return EXIT.failed;
+    if (cluster.isWorker) process.send?.({ type: 'portico:listening', url: runtime.url });
+    else io.err(`Portico listening on ${runtime.url}\n`);
+    return serveUntilStopped(runtime, { reloadOnHangup: true });
+  },
+};
+
+/** Starts a runtime, or prints the project's problems and returns null. */
+export async function startOrReport(options: { configFile: string; port: number | undefined; host: string | undefined }, io: Io): Promise<Runtime | null> {
+  try {
+    return await Runtime.start({ configFile: options.configFile, port: options.port, host: options.host, env: io.env });
+  } catch (error) {
+    if (error instanceof ProjectError) {
+      io.err(`${formatText(error.diagnostics, { cwd: io.cwd, files: [{ file: options.configFile }] })}\n`);
+      io.err('portico: not starting: fix the problems above\n');
+      return null;
+    }
+    throw error;
+  }
+}
+
+/** Resolves with the exit code once a stop signal has drained the runtime. */
+export function serveUntilStopped(runtime: Runtime, options: { reloadOnHangup: boolean }): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      runtime.logger.info({ signal }, 'stop requested');
+      runtime.stop().then(
+        (drained) => resolve(drained ? EXIT.ok : EXIT.failed),
+        () => resolve(EXIT.failed),
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    if (options.reloadOnHangup) process.on('SIGHUP', () => void runtime.reload());
+  });
+}
+
+function parseWorkers(value: string | undefined): number {
+  if (value === undefined) return 1;
+  if (value === 'auto') return availableParallelism();
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1 || count > 256) throw new UsageError(`--workers must be a number from 1 to 256, or auto; got "${value}"`);
+  return count;
+}
+
+/**
+ * The cluster primary: checks the project once (so a bad config fails here,
+ * with its messages, not in N workers), forks the workers, restarts one that
+ * dies, and passes SIGHUP / SIGTERM on to all of them.
+ */
+async function runPrimary(configFile: string, count: number, io: Io): Promise<number> {
+  const check = await checkProject(configFile, { env: io.env });
+  if (!check.config) {
+    io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file: configFile }] })}\nportico: not starting: fix the problems above\n`);
+    return EXIT.failed;
+  }
+  let stopping = false;
+  let announced = false;
+  const fork = () => {
+    const worker = cluster.fork();
+    worker.on('message', (message: { type?: string; url?: string }) => {
+      if (message?.type === 'portico:listening' && !announced) {
+        announced = true;
+        io.err(`Portico listening on ${message.url} (${count} workers)\n`);
+      }
+    });
+  };
+  for (let i = 0; i < count; i++) fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    io.err(`portico: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+    fork();
+  });
+  process.on('SIGHUP', () => {
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+  });
+  return new Promise((resolve) => {
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
+      let failed = false;
+      let remaining = workers.length;
+      if (remaining === 0) resolve(EXIT.ok);
+      for (const worker of workers) {
+        worker.once('exit', (code) => {
+          if (code !== 0) failed = true;
+          if (--remaining === 0) resolve(failed ? EXIT.failed : EXIT.ok);
+        });
+        worker.process.kill('SIGTERM');
+      }
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
+}

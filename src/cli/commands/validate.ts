@@ -1,0 +1,47 @@
+import path from 'node:path';
+import { formatGithub, formatJson, formatText, type Diagnostic, type FileSummary } from '../../config/diagnostics.js';
+import { checkProject } from '../../server/check-project.js';
+import { EXIT, parse, UsageError, type Command } from '../command.js';
+
+// portico validate [-c FILE]... [--format text|json|github]
+// Checks configs (and the modules they name) without starting anything.
+// Exit 0: valid (warnings allowed); 1: invalid; 2: usage error.
+
+const FORMATS = ['text', 'json', 'github'] as const;
+
+export const validate: Command = {
+  name: 'validate',
+  summary: 'check routes.yaml files and their handlers without starting anything',
+  usage: 'portico validate [-c FILE]... [--format text|json|github]',
+  async run(argv, io) {
+    const { values, positionals } = parse(
+      argv,
+      { config: { type: 'string', short: 'c', multiple: true }, format: { type: 'string', default: 'text' } },
+      true,
+    );
+    const format = values.format as (typeof FORMATS)[number];
+    if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
+    const files = [...(values.config ?? []), ...positionals];
+    if (files.length === 0) files.push('routes.yaml');
+
+    const diagnostics: Diagnostic[] = [];
+    const summaries: FileSummary[] = [];
+    for (const file of files) {
+      const absolute = path.resolve(io.cwd, file);
+      const check = await checkProject(absolute, { env: io.env });
+      diagnostics.push(...check.diagnostics);
+      summaries.push(check.config ? { file: absolute, routes: check.config.routes.length } : { file: absolute });
+    }
+
+    const options = { cwd: io.cwd, files: summaries };
+    if (format === 'json') io.out(`${JSON.stringify(formatJson(diagnostics, options), null, 2)}\n`);
+    else if (format === 'github') {
+      const text = formatGithub(diagnostics, { cwd: io.cwd });
+      if (text) io.out(`${text}\n`);
+      // Annotations on stdout for the runner; the per-file summary lines (the
+      // last line per file of the text format) on stderr for people.
+      io.err(`${formatText(diagnostics, options).split('\n').slice(-summaries.length).join('\n')}\n`);
+    } else io.out(`${formatText(diagnostics, options)}\n`);
+    return diagnostics.some((d) => d.severity === 'error') ? EXIT.failed : EXIT.ok;
+  },
+};

@@ -1,0 +1,113 @@
+// A validated routes.yaml → PorticoConfig: defaults applied, sizes in bytes,
+// durations in milliseconds, paths absolute, CORS merged per route. Runs only
+// on documents that passed every error-level check.
+import path from 'node:path';
+import bytes from 'bytes';
+import ms from 'ms';
+import { effectiveCors } from './cors-policy.js';
+import { portFromEnv, type Env } from './env.js';
+import { canonicalJson, deepFreeze, sha256 } from './freeze.js';
+import { isPostgresUrl, type RawConfig, type RawDuration, type RawRoute, type RawSize } from './raw.js';
+import { DEFAULTS, type BackendConfig, type HttpMethod, type PorticoConfig, type RouteConfig } from './types.js';
+
+/** Binary units, as in the design: 1mb = 1 MiB. */
+function toBytes(value: RawSize | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number') return value;
+  return bytes.parse(value) ?? fallback;
+}
+
+function toMs(value: RawDuration | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number') return value;
+  return Math.round(ms(value as ms.StringValue)) || fallback;
+}
+
+function isUrl(value: string): boolean {
+  return /^https?:\/\//i.test(value);
+}
+
+function resolveBackend(raw: RawConfig, dir: string): BackendConfig {
+  const backend = raw.backend ?? {};
+  if (backend.kind === 'remote') {
+    // Validation guarantees both for kind: remote.
+    return { kind: 'remote', url: backend.url!.replace(/\/+$/, ''), adminKey: backend.adminKey! };
+  }
+  const database = backend.database ?? DEFAULTS.database;
+  if (isPostgresUrl(database)) {
+    return { kind: 'local', database: { kind: 'postgres', url: database, pool: backend.pool ?? DEFAULTS.postgresPool } };
+  }
+  // `:memory:` is SQLite's in-memory database, not a file name.
+  const file = database === ':memory:' ? database : path.resolve(dir, database);
+  return { kind: 'local', database: { kind: 'sqlite', file } };
+}
+
+function resolveRoute(
+  route: RawRoute,
+  index: number,
+  raw: RawConfig,
+  limits: PorticoConfig['limits'],
+): RouteConfig {
+  return {
+    index,
+    path: (route.path ?? route.pathPrefix)!,
+    kind: route.path !== undefined ? 'exact' : 'prefix',
+    methods: (Array.isArray(route.method) ? [...route.method] : [route.method]) as HttpMethod[],
+    handler: route.handler,
+    cors: effectiveCors(raw.cors, route.cors),
+    auth: route.auth ?? 'optional',
+    bodyLimit: toBytes(route.bodyLimit, limits.body),
+    responseLimit: toBytes(route.responseLimit, limits.response),
+    timeoutMs: toMs(route.timeout, limits.timeoutMs),
+  };
+}
+
+export interface ResolveContext {
+  /** Absolute path of routes.yaml. */
+  file: string;
+  /** The environment routes.yaml was expanded with (.env included). */
+  env: Env;
+}
+
+export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): PorticoConfig {
+  const dir = path.dirname(file);
+  const server = raw.server ?? {};
+  const limits = {
+    body: toBytes(raw.limits?.body, DEFAULTS.bodyLimit),
+    response: toBytes(raw.limits?.response, DEFAULTS.responseLimit),
+    timeoutMs: toMs(raw.limits?.timeout, DEFAULTS.timeoutMs),
+  };
+  const api = raw.api === false ? null : { prefix: raw.api?.prefix ?? DEFAULTS.apiPrefix, adminKey: raw.api?.adminKey ?? null };
+
+  const config: Omit<PorticoConfig, 'hash'> = {
+    file,
+    functionsDir: path.resolve(dir, raw.functions ?? DEFAULTS.functions),
+    server: {
+      host: server.host ?? DEFAULTS.host,
+      port: server.port ?? portFromEnv(env) ?? DEFAULTS.port,
+      // Storage URLs are publicUrl + /api/...: no trailing slash to double up.
+      publicUrl: server.publicUrl?.replace(/\/+$/, '') ?? null,
+      shutdownTimeoutMs: toMs(server.shutdownTimeout, DEFAULTS.shutdownTimeoutMs),
+    },
+    limits,
+    backend: resolveBackend(raw, dir),
+    storage: {
+      kind: raw.storage?.kind ?? 'fs',
+      dir: path.resolve(dir, raw.storage?.dir ?? DEFAULTS.storageDir),
+    },
+    auth: {
+      providers: (raw.auth?.providers ?? []).map((p) => ({
+        issuer: p.issuer,
+        audience: p.audience === undefined ? null : Array.isArray(p.audience) ? [...p.audience] : [p.audience],
+        jwks: isUrl(p.jwks) ? p.jwks : path.resolve(dir, p.jwks),
+        algorithms: [...(p.algorithms ?? DEFAULTS.algorithms)],
+      })),
+    },
+    cors: effectiveCors(raw.cors, undefined),
+    api,
+    logging: { level: raw.logging?.level ?? 'info', format: raw.logging?.format ?? 'auto' },
+    routes: raw.routes.map((route, index) => resolveRoute(route, index, raw, limits)),
+  };
+  const hash = sha256(canonicalJson(config));
+  return deepFreeze({ ...config, hash });
+}

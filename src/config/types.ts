@@ -1,0 +1,85 @@
+// The resolved form of routes.yaml: environment expanded, defaults applied,
+// sizes in bytes and durations in milliseconds, paths absolute. Everything
+// downstream of src/config reads this shape, never the raw YAML.
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export interface CorsPolicy {
+  origins: string[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  credentials: boolean;
+  maxAge: number;
+}
+
+export interface RouteConfig {
+  /** Position in `routes`, for messages that name the route. */
+  index: number;
+  /** Exact path (may hold `:param` segments) or a prefix ending in `/`. */
+  path: string;
+  kind: 'exact' | 'prefix';
+  methods: HttpMethod[];
+  /** `module:export` or `module` (its default export). */
+  handler: string;
+  /** The merged policy, or null when CORS is off for this route. */
+  cors: CorsPolicy | null;
+  auth: 'required' | 'optional';
+  bodyLimit: number;
+  responseLimit: number;
+  timeoutMs: number;
+}
+
+export interface AuthProviderConfig {
+  issuer: string;
+  audience: string[] | null;
+  /** An http(s) URL, or an absolute file path. */
+  jwks: string;
+  algorithms: string[];
+}
+
+export type BackendConfig =
+  | { kind: 'local'; database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; pool: number } }
+  | { kind: 'remote'; url: string; adminKey: string };
+
+export interface StorageConfig {
+  kind: 'fs' | 'database';
+  /** Absolute folder for `fs` storage. */
+  dir: string;
+}
+
+export interface PorticoConfig {
+  /** Absolute path of the routes.yaml this came from. */
+  file: string;
+  /** sha256 of the expanded config, shown by /_portico/health. */
+  hash: string;
+  /** Absolute folder of function modules. */
+  functionsDir: string;
+  server: { host: string; port: number; publicUrl: string | null; shutdownTimeoutMs: number };
+  limits: { body: number; response: number; timeoutMs: number };
+  backend: BackendConfig;
+  storage: StorageConfig;
+  auth: { providers: AuthProviderConfig[] };
+  /** The top-level CORS policy with defaults applied; null when absent or false. */
+  cors: CorsPolicy | null;
+  /** null when the function API is turned off. */
+  api: { prefix: string; adminKey: string | null } | null;
+  logging: { level: string; format: 'auto' | 'json' | 'pretty' };
+  routes: RouteConfig[];
+}
+
+export const DEFAULTS = {
+  functions: './functions',
+  host: '127.0.0.1',
+  port: 3000,
+  bodyLimit: 20 * 1024 * 1024,
+  responseLimit: 20 * 1024 * 1024,
+  timeoutMs: 120_000,
+  shutdownTimeoutMs: 30_000,
+  database: './.data/portico.sqlite',
+  postgresPool: 10,
+  storageDir: './.data/storage',
+  apiPrefix: '/api',
+  corsMaxAge: 86_400,
+  algorithms: ['RS256', 'ES256', 'EdDSA'],
+} as const;

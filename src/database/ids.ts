@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+
+// Document ids. Like Convex's, an id is an opaque string that names its table
+// (so `db.get(id)` needs no table argument and `v.id("messages")` can check
+// it) without being guessable: 14 random bytes, the table's number as a
+// varint, and a 2-byte checksum that rejects typos and garbage, in lowercase
+// base32 (Crockford's alphabet: no i, l, o, u).
+
+const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz';
+const DECODE = new Map([...ALPHABET].map((char, index) => [char, index]));
+const RANDOM_BYTES = 14;
+
+export function newId(tableNumber: number): string {
+  const table = varint(tableNumber);
+  const bytes = Buffer.allocUnsafe(RANDOM_BYTES + table.length + 2);
+  randomBytes(RANDOM_BYTES).copy(bytes, 0);
+  table.copy(bytes, RANDOM_BYTES);
+  bytes.writeUInt16BE(fletcher16(bytes.subarray(0, bytes.length - 2)), bytes.length - 2);
+  return base32(bytes);
+}
+
+/** The table number an id belongs to, or null when the string is not an id. */
+export function tableNumberOf(id: string): number | null {
+  if (typeof id !== 'string' || id.length < 26 || id.length > 40) return null;
+  const bytes = unbase32(id);
+  if (bytes === null || bytes.length < RANDOM_BYTES + 3) return null;
+  const body = bytes.subarray(0, bytes.length - 2);
+  if (bytes.readUInt16BE(bytes.length - 2) !== fletcher16(body)) return null;
+  let number = 0;
+  let shift = 0;
+  for (let i = RANDOM_BYTES; i < body.length; i++) {
+    const byte = body[i]!;
+    number += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+    if ((byte & 0x80) === 0) return i === body.length - 1 ? number : null;
+  }
+  return null;
+}
+
+function varint(n: number): Buffer {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out.push(byte);
+  } while (n > 0);
+  return Buffer.from(out);
+}
+
+function fletcher16(bytes: Uint8Array): number {
+  let a = 0;
+  let b = 0;
+  for (const byte of bytes) {
+    a = (a + byte) % 255;
+    b = (b + a) % 255;
+  }
+  return (b << 8) | a;
+}
+
+function base32(bytes: Uint8Array): string {
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (const byte of bytes) {
+    buffer = (buffer << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += ALPHABET[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  if (bits > 0) out += ALPHABET[(buffer << (5 - bits)) & 31];
+  return out;
+}
+
+function unbase32(text: string): Buffer | null {
+  const out: number[] = [];
+  let buffer = 0;
+  let bits = 0;
+  for (const char of text) {
+    const value = DECODE.get(char);
+    if (value === undefined) return null;
+    buffer = (buffer << 5) | value;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((buffer >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  // Leftover bits must be the zero padding base32() writes.
+  if (buffer !== 0) return null;
+  return Buffer.from(out);
+}

@@ -1,0 +1,129 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { IndexSpec, ReadTx, Store, WriteOptions, WriteTx } from '../store.js';
+import { METADATA_DDL, SqliteCatalog } from './sqlite-catalog.js';
+import { SqliteTx, StatementCache } from './sqlite-tx.js';
+import { WriteLane } from './write-lane.js';
+
+// The embedded store: one SQLite file in WAL mode.
+//  - Writes go through the WriteLane on the single write connection (serial,
+//    hence serializable; grouped commits, synchronous=FULL so an
+//    acknowledged mutation survives a crash of the process or the machine).
+//  - Each read runs in its own read transaction on a pooled connection: WAL
+//    gives it a consistent snapshot of the last commit, untouched by writes
+//    that commit while it runs.
+
+const READ_CONNECTIONS = 4;
+
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly writer: Database.Database;
+  private readonly writerStatements: StatementCache;
+  private readonly lane: WriteLane;
+  private readonly catalog = new SqliteCatalog();
+  private readonly idleReaders: StatementCache[] = [];
+  private readonly allReaders: StatementCache[] = [];
+  private readonly readerWaiters: ((reader: StatementCache) => void)[] = [];
+
+  constructor(readonly file: string) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    this.writer = new Database(file);
+    this.writer.pragma('journal_mode = WAL');
+    this.writer.pragma('synchronous = FULL');
+    this.writer.pragma('busy_timeout = 5000');
+    this.writer.exec(METADATA_DDL);
+    this.writerStatements = new StatementCache(this.writer);
+    this.lane = new WriteLane(this.writer);
+  }
+
+  async tableNumber(table: string): Promise<number | null> {
+    return this.catalog.numberOf(this.writer, table);
+  }
+
+  async tableName(number: number): Promise<string | null> {
+    return this.catalog.nameOf(this.writer, number);
+  }
+
+  indexesOf(table: string): readonly IndexSpec[] | null {
+    return this.catalog.exists(this.writer, table) ? this.catalog.indexes(this.writer, table) : null;
+  }
+
+  async applySchema(tables: readonly { name: string; indexes: IndexSpec[] }[]): Promise<void> {
+    const changed = await this.lane.submit(async () => {
+      let any = false;
+      for (const table of tables) any = this.catalog.syncIndexes(this.writer, table.name, table.indexes) || any;
+      return any;
+    }, 10 * 60_000);
+    if (changed) {
+      this.writerStatements.clear();
+      for (const reader of this.allReaders) reader.clear();
+    }
+  }
+
+  async read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> {
+    const reader = await this.acquireReader();
+    const tx = new SqliteTx(reader, this.catalog);
+    reader.db.exec('BEGIN');
+    try {
+      return await fn(tx);
+    } finally {
+      tx.close();
+      reader.db.exec('COMMIT');
+      this.releaseReader(reader);
+    }
+  }
+
+  write<T>(fn: (tx: WriteTx) => Promise<T>, options: WriteOptions): Promise<T> {
+    const tx = new SqliteTx(this.writerStatements, this.catalog);
+    return this.lane.submit(() => fn(tx), options.timeoutMs).then(
+      (value) => {
+        tx.close();
+        return value;
+      },
+      (error) => {
+        tx.close();
+        for (const table of tx.created) this.catalog.forget(table);
+        throw error;
+      },
+    );
+  }
+
+  async getMeta(key: string): Promise<string | null> {
+    const row = this.writer.prepare('SELECT value FROM _portico_meta WHERE key = ?').get(key) as { value: string } | undefined;
+    return row?.value ?? null;
+  }
+
+  async initMeta(key: string, value: string): Promise<string> {
+    return this.lane.submit(async () => {
+      this.writer.prepare('INSERT OR IGNORE INTO _portico_meta (key, value) VALUES (?, ?)').run(key, value);
+      return (this.writer.prepare('SELECT value FROM _portico_meta WHERE key = ?').get(key) as { value: string }).value;
+    }, 10_000);
+  }
+
+  async close(): Promise<void> {
+    // Let queued mutations finish before the connections go away.
+    while (this.lane.pending > 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    for (const reader of this.allReaders) reader.db.close();
+    this.writer.close();
+  }
+
+  private acquireReader(): Promise<StatementCache> {
+    const idle = this.idleReaders.pop();
+    if (idle) return Promise.resolve(idle);
+    if (this.allReaders.length < READ_CONNECTIONS) {
+      const db = new Database(this.file, { readonly: true });
+      db.pragma('busy_timeout = 5000');
+      const reader = new StatementCache(db);
+      this.allReaders.push(reader);
+      return Promise.resolve(reader);
+    }
+    return new Promise((resolve) => this.readerWaiters.push(resolve));
+  }
+
+  private releaseReader(reader: StatementCache): void {
+    const waiter = this.readerWaiters.shift();
+    if (waiter) waiter(reader);
+    else this.idleReaders.push(reader);
+  }
+}

@@ -1,0 +1,160 @@
+import type Database from 'better-sqlite3';
+import { indexKey, creationKey } from '../index-keys.js';
+import {
+  CREATION_INDEX,
+  sqlKeyColumn,
+  sqlTable,
+  type DocumentWrite,
+  type IndexSpec,
+  type ScanRequest,
+  type ScannedDocument,
+  type StoredDocument,
+  type WriteTx,
+} from '../store.js';
+
+// Reads and writes on one SQLite connection, inside a transaction the store
+// opened. Statements are prepared once per connection and reused. A handle
+// is closed when its transaction ends; code still holding it (a mutation
+// that outlived its time limit) gets an error instead of writing into
+// someone else's transaction.
+
+export interface TableCatalog {
+  /** Whether the table exists (as seen by this connection). */
+  exists(db: Database.Database, table: string): boolean;
+  numberOf(db: Database.Database, table: string): number | null;
+  /** Its user indexes. */
+  indexes(db: Database.Database, table: string): readonly IndexSpec[];
+  /** Creates the table within the current transaction, for a first insert. */
+  create(db: Database.Database, table: string): number;
+}
+
+export class StatementCache {
+  private readonly statements = new Map<string, Database.Statement>();
+  constructor(readonly db: Database.Database) {}
+  get(sql: string): Database.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
+    return statement;
+  }
+  /** Statements name tables and columns; a schema change invalidates them. */
+  clear(): void {
+    this.statements.clear();
+  }
+}
+
+interface Row {
+  id: string;
+  creation_time: number;
+  doc: string;
+  k?: Buffer;
+}
+
+export class SqliteTx implements WriteTx {
+  private closed = false;
+  private depth = 0;
+
+  constructor(
+    private readonly statements: StatementCache,
+    private readonly catalog: TableCatalog,
+    /** Tables this transaction created, forgotten again if it rolls back. */
+    readonly created: string[] = [],
+  ) {}
+
+  close(): void {
+    this.closed = true;
+  }
+
+  async get(table: string, id: string): Promise<StoredDocument | null> {
+    this.check();
+    if (!this.catalog.exists(this.statements.db, table)) return null;
+    const row = this.statements.get(`SELECT id, creation_time, doc FROM ${sqlTable(table)} WHERE id = ?`).get(id) as Row | undefined;
+    return row ? { id: row.id, creationTime: row.creation_time, json: row.doc } : null;
+  }
+
+  async scan(request: ScanRequest): Promise<ScannedDocument[]> {
+    this.check();
+    if (!this.catalog.exists(this.statements.db, request.table)) return [];
+    const column = sqlKeyColumn(request.index);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const { range } = request;
+    if (range.lower) {
+      where.push(`${column} ${range.lowerInclusive ? '>=' : '>'} ?`);
+      params.push(range.lower);
+    }
+    if (range.upper) {
+      where.push(`${column} ${range.upperInclusive ? '<=' : '<'} ?`);
+      params.push(range.upper);
+    }
+    params.push(request.limit);
+    const sql =
+      `SELECT id, creation_time, doc, ${column} AS k FROM ${sqlTable(request.table)}` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ` ORDER BY ${column} ${request.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`;
+    const rows = this.statements.get(sql).all(...params) as Row[];
+    return rows.map((row) => ({ id: row.id, creationTime: row.creation_time, json: row.doc, key: row.k! }));
+  }
+
+  async ensureTable(table: string): Promise<number> {
+    this.check();
+    const { db } = this.statements;
+    const known = this.catalog.numberOf(db, table);
+    if (known !== null) return known;
+    // Created inside this transaction: it disappears if the transaction rolls back.
+    this.created.push(table);
+    return this.catalog.create(db, table);
+  }
+
+  async insert(table: string, document: DocumentWrite): Promise<void> {
+    this.check();
+    const { db } = this.statements;
+    await this.ensureTable(table);
+    const indexes = this.catalog.indexes(db, table);
+    const columns = ['id', 'creation_time', 'doc', sqlKeyColumn(CREATION_INDEX), ...indexes.map((index) => sqlKeyColumn(index.name))];
+    const values: unknown[] = [document.id, document.creationTime, document.json, creationKey(document.creationTime, document.id)];
+    for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
+    this.statements.get(`INSERT INTO ${sqlTable(table)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...values);
+  }
+
+  async replace(table: string, document: DocumentWrite): Promise<void> {
+    this.check();
+    const { db } = this.statements;
+    const indexes = this.catalog.indexes(db, table);
+    const sets = ['doc = ?', ...indexes.map((index) => `${sqlKeyColumn(index.name)} = ?`)];
+    const values: unknown[] = [document.json];
+    for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
+    values.push(document.id);
+    const result = this.statements.get(`UPDATE ${sqlTable(table)} SET ${sets.join(', ')} WHERE id = ?`).run(...values);
+    if (result.changes !== 1) throw new Error(`Document ${document.id} does not exist in table "${table}"`);
+  }
+
+  async delete(table: string, id: string): Promise<boolean> {
+    this.check();
+    if (!this.catalog.exists(this.statements.db, table)) return false;
+    return this.statements.get(`DELETE FROM ${sqlTable(table)} WHERE id = ?`).run(id).changes === 1;
+  }
+
+  async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+    this.check();
+    const name = `nested_${++this.depth}`;
+    const { db } = this.statements;
+    db.exec(`SAVEPOINT ${name}`);
+    try {
+      const value = await fn();
+      db.exec(`RELEASE ${name}`);
+      return value;
+    } catch (error) {
+      if (!this.closed) {
+        db.exec(`ROLLBACK TO ${name}`);
+        db.exec(`RELEASE ${name}`);
+      }
+      throw error;
+    } finally {
+      this.depth -= 1;
+    }
+  }
+
+  private check(): void {
+    if (this.closed) throw new Error('This transaction is over: the function ran past its time limit or kept using ctx.db after it returned');
+  }
+}

@@ -1,0 +1,117 @@
+import type { Value } from '../values/value.js';
+
+// The storage engine under `ctx.db`: a few transactional primitives over
+// tables of documents with index key columns. SQLite and PostgreSQL each
+// implement it (sqlite/, postgres/); everything Convex-shaped (ids,
+// validation, the query builder, pagination) lives above it, once.
+//
+// Layout, the same in both databases: one SQL table per document table with
+// `id`, `creation_time`, `doc` (the user fields as convex_encoded_json) and
+// one key column per index holding encodeKey([...indexed fields,
+// _creationTime, _id]), with a real SQL index on it. A withIndex range is a
+// range scan over that column; memcmp order of the keys is Convex's order of
+// the values.
+
+export const CREATION_INDEX = 'by_creation_time';
+
+export interface IndexSpec {
+  name: string;
+  /** Document field paths (dotted for nested fields). */
+  fields: string[];
+}
+
+export interface StoredDocument {
+  id: string;
+  creationTime: number;
+  /** The user fields, convex_encoded_json. */
+  json: string;
+}
+
+export interface ScannedDocument extends StoredDocument {
+  /** The index key the scan ordered by (a cursor position). */
+  key: Buffer;
+}
+
+/** A half-open or closed interval of index keys; null means unbounded. */
+export interface KeyRange {
+  lower: Buffer | null;
+  lowerInclusive: boolean;
+  upper: Buffer | null;
+  upperInclusive: boolean;
+}
+
+export interface ScanRequest {
+  table: string;
+  index: string;
+  range: KeyRange;
+  order: 'asc' | 'desc';
+  limit: number;
+}
+
+/** A document about to be written: stored form plus decoded fields for its index keys. */
+export interface DocumentWrite extends StoredDocument {
+  fields: Record<string, Value>;
+}
+
+export interface ReadTx {
+  get(table: string, id: string): Promise<StoredDocument | null>;
+  scan(request: ScanRequest): Promise<ScannedDocument[]>;
+}
+
+export interface WriteTx extends ReadTx {
+  /** The table's number, creating the table first if this is its first document. */
+  ensureTable(table: string): Promise<number>;
+  insert(table: string, document: DocumentWrite): Promise<void>;
+  replace(table: string, document: DocumentWrite): Promise<void>;
+  delete(table: string, id: string): Promise<boolean>;
+  /** Runs `fn` so that if it throws, its writes are undone and the rest of the transaction goes on. */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export interface WriteOptions {
+  /** Abandon (and roll back) the transaction after this long. */
+  timeoutMs: number;
+}
+
+export interface Store {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** The number ids of `table` carry, or null when the table does not exist. */
+  tableNumber(table: string): Promise<number | null>;
+  /** The table an id's number belongs to, or null. */
+  tableName(number: number): Promise<string | null>;
+  /** Makes the tables and indexes exist, backfilling new index columns. */
+  applySchema(tables: readonly { name: string; indexes: IndexSpec[] }[]): Promise<void>;
+  /** User indexes of a table as the database has them (by_creation_time excluded). */
+  indexesOf(table: string): readonly IndexSpec[] | null;
+  /** Runs `fn` on one consistent read-only snapshot. */
+  read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` as one serializable transaction and resolves once it is
+   * durably committed. `fn` may run more than once (conflict retries), so it
+   * must not have effects outside the transaction.
+   */
+  write<T>(fn: (tx: WriteTx) => Promise<T>, options: WriteOptions): Promise<T>;
+  /** A small key/value table for the deployment's own secrets and settings. */
+  getMeta(key: string): Promise<string | null>;
+  /** Sets `key` unless it has a value already; returns the value that is stored. */
+  initMeta(key: string, value: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A mutation ran past its time limit and was rolled back. */
+export class TransactionTimeoutError extends Error {
+  override name = 'TransactionTimeoutError';
+}
+
+/** Identifier quoting for the (validated) table and index names. */
+export function sqlTable(table: string): string {
+  return `"t_${table}"`;
+}
+
+export function sqlKeyColumn(index: string): string {
+  return `"k_${index}"`;
+}
+
+export function sqlIndexName(table: string, index: string): string {
+  return `"t_${table}__${index}"`;
+}

@@ -1,0 +1,223 @@
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as esbuild from 'esbuild';
+import { isHttpAction, isRegisteredFunction, type HttpAction, type RegisteredFunction } from './registration.js';
+import { moduleNameOf } from './names.js';
+
+// Loads the user's function modules. The whole folder is bundled with esbuild
+// into one build directory per load, then imported:
+//  - .ts works without a separate build step, and stack traces point at the
+//    user's TypeScript lines (linked source maps; see enableSourceMaps);
+//  - every load is a fresh, consistent snapshot of the code, which is what a
+//    reload needs (Node cannot unload an ES module, but it can load new ones);
+//  - `import ... from "portico"` resolves to the copy of Portico that is
+//    running, so the registration symbols and the fetch globals are shared.
+// npm packages stay external and resolve from the project as usual, which is
+// why builds live inside the project (.portico/build), not in a temp dir.
+
+export interface LoadedModules {
+  functionsDir: string;
+  /** Module name ("dir/file") → its namespace object. */
+  modules: ReadonlyMap<string, Record<string, unknown>>;
+  /** Canonical function name ("messages:list", "messages") → definition. */
+  functions: ReadonlyMap<string, RegisteredFunction>;
+  httpActions: ReadonlyMap<string, HttpAction>;
+  /** The default export of functions/schema.ts, if there is one. */
+  schema: unknown;
+  /** Whether the user's code calls console.* (see log/console-capture.ts). */
+  usesConsole: boolean;
+}
+
+export interface SourceProblem {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** The user's code does not build or throws while loading. */
+export class ModuleLoadError extends Error {
+  override name = 'ModuleLoadError';
+  constructor(
+    message: string,
+    readonly problems: SourceProblem[],
+  ) {
+    super(message);
+  }
+}
+
+const MODULE_EXTENSIONS = /\.(ts|mts|js|mjs)$/;
+const SKIPPED = /(^[._])|(\.d\.ts$)|(\.(test|spec)\.[mc]?[jt]s$)/;
+
+// The running copy of Portico's public entry: index.ts under tsx, index.js
+// once compiled. Both sit one folder above this file.
+const SELF_ENTRY = new URL(`../index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
+
+let loadCounter = 0;
+
+/** Finds, bundles and imports every module under `functionsDir`. */
+export async function loadModules(functionsDir: string, buildRoot: string): Promise<LoadedModules> {
+  enableSourceMaps();
+  const files = await listModuleFiles(functionsDir);
+  const modules = new Map<string, Record<string, unknown>>();
+  const functions = new Map<string, RegisteredFunction>();
+  const httpActions = new Map<string, HttpAction>();
+  if (files.length === 0) return { functionsDir, modules, functions, httpActions, schema: undefined, usesConsole: false };
+
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const name = moduleNameOf(path.relative(functionsDir, file));
+    const other = seen.get(name);
+    if (other) {
+      throw new ModuleLoadError(`Two files define module "${name}"`, [
+        { file, line: 1, column: 1, message: `module "${name}" is also defined by ${path.relative(functionsDir, other)}` },
+      ]);
+    }
+    seen.set(name, file);
+  }
+
+  const buildDir = path.join(buildRoot, `${Date.now().toString(36)}-${process.pid}-${++loadCounter}`);
+  const outputs = await bundle(files, functionsDir, buildDir);
+  // npm packages are not in the bundle, so this sees the project's own code only.
+  const usesConsole = outputs.some((code) => /\bconsole\s*\.\s*(log|info|warn|error|debug)\b/.test(code));
+
+  for (const [name, file] of seen) {
+    const output = path.join(buildDir, path.relative(functionsDir, file).replace(MODULE_EXTENSIONS, '.mjs'));
+    let namespace: Record<string, unknown>;
+    try {
+      namespace = await import(pathToFileURL(output).href);
+    } catch (error) {
+      throw new ModuleLoadError(`Module "${name}" threw while loading: ${(error as Error)?.message ?? error}`, [
+        { ...locate(error, file), message: `${(error as Error)?.stack ?? String(error)}` },
+      ]);
+    }
+    modules.set(name, namespace);
+    for (const [exportName, value] of Object.entries(namespace)) {
+      const canonical = exportName === 'default' ? name : `${name}:${exportName}`;
+      if (isRegisteredFunction(value)) functions.set(canonical, value);
+      else if (isHttpAction(value)) httpActions.set(canonical, value);
+    }
+  }
+  void pruneOldBuilds(buildRoot, path.basename(buildDir));
+  return { functionsDir, modules, functions, httpActions, schema: modules.get('schema')?.default, usesConsole };
+}
+
+/** Bundles the modules into `buildDir`; returns the code of every output file. */
+async function bundle(files: string[], functionsDir: string, buildDir: string): Promise<string[]> {
+  await mkdir(buildDir, { recursive: true });
+  try {
+    const result = await esbuild.build({
+      entryPoints: files,
+      outbase: functionsDir,
+      outdir: buildDir,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      packages: 'external',
+      sourcemap: 'linked',
+      outExtension: { '.js': '.mjs' },
+      chunkNames: '_chunks/[name]-[hash]',
+      logLevel: 'silent',
+      // ES modules have no `require`; code that uses it (or a CommonJS
+      // dependency's interop) gets one bound to the module.
+      banner: { js: "import { createRequire as __porticoRequire } from 'node:module'; const require = __porticoRequire(import.meta.url);" },
+      plugins: [
+        {
+          name: 'portico-self',
+          setup(build) {
+            build.onResolve({ filter: /^portico$/ }, () => ({ path: SELF_ENTRY, external: true }));
+          },
+        },
+      ],
+      write: false,
+    });
+    const code: string[] = [];
+    for (const output of result.outputFiles) {
+      await mkdir(path.dirname(output.path), { recursive: true });
+      await writeFile(output.path, output.contents);
+      if (output.path.endsWith('.mjs')) code.push(output.text);
+    }
+    return code;
+  } catch (error) {
+    const failure = error as esbuild.BuildFailure;
+    if (!Array.isArray(failure.errors)) throw error;
+    const problems = failure.errors.map((message) => ({
+      file: message.location ? path.resolve(message.location.file) : functionsDir,
+      line: message.location?.line ?? 1,
+      column: (message.location?.column ?? 0) + 1,
+      message: message.text,
+    }));
+    throw new ModuleLoadError(`The function modules do not build: ${problems[0]?.message ?? 'unknown error'}`, problems);
+  }
+}
+
+async function listModuleFiles(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const files: string[] = [];
+  for (const entry of entries) {
+    if (SKIPPED.test(entry.name) || entry.name === 'node_modules') continue;
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await listModuleFiles(full)));
+    else if (MODULE_EXTENSIONS.test(entry.name)) files.push(full);
+  }
+  return files.sort();
+}
+
+/** The user's file and line in a (source-mapped) stack, else the module itself. */
+function locate(error: unknown, fallbackFile: string): { file: string; line: number; column: number } {
+  const stack = String((error as Error)?.stack ?? '');
+  const dir = path.dirname(fallbackFile);
+  for (const match of stack.matchAll(/\(?((?:file:\/\/)?\/[^():\s]+):(\d+):(\d+)\)?/g)) {
+    const file = match[1]!.replace(/^file:\/\//, '');
+    if (file.startsWith(dir) || file === fallbackFile) return { file, line: Number(match[2]), column: Number(match[3]) };
+  }
+  return { file: fallbackFile, line: 1, column: 1 };
+}
+
+let sourceMapsEnabled = false;
+function enableSourceMaps(): void {
+  if (sourceMapsEnabled) return;
+  sourceMapsEnabled = true;
+  process.setSourceMapsEnabled(true);
+}
+
+// Builds of this process before the previous one, and builds of processes
+// that no longer run, are deleted. The previous build stays: requests that
+// started on it may still load a lazily imported chunk.
+const previousBuild = new Map<string, string>();
+async function pruneOldBuilds(buildRoot: string, current: string): Promise<void> {
+  const keep = new Set([current, previousBuild.get(buildRoot)]);
+  previousBuild.set(buildRoot, current);
+  let names: string[];
+  try {
+    names = await readdir(buildRoot);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (keep.has(name)) continue;
+    const pid = Number(name.split('-')[1]);
+    if (pid === process.pid || !processAlive(pid)) {
+      await rm(path.join(buildRoot, name), { recursive: true, force: true }).catch(() => {});
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -1,0 +1,26 @@
+import type { CompiledCors } from '../cors/compiled-cors.js';
+import type { HttpAction } from '../functions/registration.js';
+
+// A route as the hot path uses it: everything resolved ahead of time.
+export interface CompiledRoute {
+  /** The path as declared ("/users/:id"), or "<prefix>*" for a prefix route. */
+  pattern: string;
+  handlerName: string;
+  action: HttpAction;
+  cors: CompiledCors | null;
+  authRequired: boolean;
+  bodyLimit: number;
+  responseLimit: number;
+  timeoutMs: number;
+}
+
+/** What a generated OPTIONS preflight answers for one path. */
+export interface PreflightInfo {
+  /** The policy used when the requested method has no CORS route here. */
+  cors: CompiledCors;
+  corsByMethod: ReadonlyMap<string, CompiledCors>;
+  /** Access-Control-Allow-Methods: the CORS-enabled methods declared on the path. */
+  allowMethods: string;
+  /** Allow, for a plain OPTIONS. */
+  allow: string;
+}

@@ -1,0 +1,35 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Exchange, Mount } from './gateway.js';
+import { answerHeaders } from './gateway.js';
+import { writeJson } from './gateway-responses.js';
+
+// /_portico/*: the gateway's own operational endpoints.
+//   GET /_portico/health → {"status":"ok","configHash":...}: which config is
+//   serving (a refused reload leaves the old hash here).
+
+export const OPS_PREFIX = '/_portico/';
+
+export class OpsMount implements Mount {
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly facts: { configHash: string; routes: number; backend: string }) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<number> {
+    exchange.route = req.url!.split('?')[0]!;
+    exchange.handler = '(portico)';
+    const headers = [...answerHeaders(exchange), 'cache-control', 'no-store'];
+    if (exchange.route === '/_portico/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+      writeJson(res, 200, {
+        status: 'ok',
+        configHash: this.facts.configHash,
+        routes: this.facts.routes,
+        backend: this.facts.backend,
+        pid: process.pid,
+        uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      }, headers);
+      return 200;
+    }
+    writeJson(res, 404, { code: 'NotFound', message: `No such endpoint: ${exchange.route}` }, headers);
+    return 404;
+  }
+}

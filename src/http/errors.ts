@@ -1,0 +1,81 @@
+// Every error the gateway itself answers with, in one catalogue: a stable
+// `code` clients can switch on, the HTTP status, and a message. Only these
+// reach clients verbatim; anything else thrown inside the gateway is an
+// internal fault, logged with its stack and shown to the client as a request
+// id (see handler-errors.ts).
+
+export const GATEWAY_ERRORS = {
+  BadRequest: { status: 400, message: 'The request could not be parsed' },
+  BadJsonBody: { status: 400, message: 'The request body is not valid JSON' },
+  BadFormat: { status: 400, message: 'format param must be one of [`json`, `convex_encoded_json`]' },
+  MissingIdentifier: { status: 400, message: 'Path or function name not provided in path, e.g. /api/run/messages/list' },
+  BadConvexFunctionIdentifier: { status: 400, message: 'Not a valid path to a function' },
+  InvalidStoragePath: { status: 400, message: 'Not a valid storage id' },
+  Sha256Mismatch: { status: 400, message: 'The body does not match its Digest header' },
+  InvalidAuthHeader: { status: 401, message: 'The Authorization header does not hold a valid token' },
+  NoAuthProvider: { status: 401, message: 'No auth provider found matching the given token' },
+  Unauthenticated: { status: 401, message: 'This route requires a valid token' },
+  InvalidAdminKey: { status: 401, message: 'Invalid admin key' },
+  StorageTokenInvalid: { status: 401, message: 'The upload token is invalid' },
+  StorageTokenExpired: { status: 401, message: 'The upload token has expired' },
+  CorsOriginDenied: { status: 403, message: 'This origin is not allowed' },
+  Forbidden: { status: 403, message: 'Not allowed' },
+  FileNotFound: { status: 404, message: 'File not found' },
+  NotFound: { status: 404, message: 'Not found' },
+  MethodNotAllowed: { status: 405, message: 'Method not allowed' },
+  PayloadTooLarge: { status: 413, message: 'The request body is over the limit' },
+  RangeNotSatisfiable: { status: 416, message: 'The requested range is not satisfiable' },
+  HeadersTooLarge: { status: 431, message: 'The request headers are too large' },
+  ResponseTooLarge: { status: 500, message: 'The response body is over the limit' },
+  ServiceUnavailable: { status: 503, message: 'The gateway is shutting down' },
+  Timeout: { status: 504, message: 'The handler did not answer in time' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+const MARK = Symbol.for('portico.GatewayError');
+
+/** An error the gateway answers with `{code, message}` and its status. */
+export class GatewayError extends Error {
+  readonly status: number;
+  /** Extra response headers, e.g. `Allow` on a 405. */
+  headers: [string, string][] | undefined;
+
+  constructor(
+    readonly code: GatewayErrorCode,
+    message?: string,
+  ) {
+    super(message ?? GATEWAY_ERRORS[code].message);
+    this.name = 'GatewayError';
+    this.status = GATEWAY_ERRORS[code].status;
+    (this as any)[MARK] = true;
+  }
+
+  withHeaders(headers: [string, string][]): this {
+    this.headers = headers;
+    return this;
+  }
+
+  toJSON(): { code: string; message: string } {
+    return { code: this.code, message: this.message };
+  }
+
+  static payloadTooLarge(limit: number): GatewayError {
+    return new GatewayError('PayloadTooLarge', `The request body is over this route's limit of ${formatBytes(limit)}`);
+  }
+}
+
+export function isGatewayError(error: unknown): error is GatewayError {
+  return typeof error === 'object' && error !== null && (error as any)[MARK] === true;
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1 && value % 1024 === 0) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value} ${units[unit]}`;
+}

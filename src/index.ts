@@ -1,0 +1,44 @@
+// The public API of `portico`: what function modules import.
+//
+//   import { httpAction, query, mutation, v } from 'portico';
+
+export {
+  httpAction,
+  httpEndpoint,
+  query,
+  mutation,
+  action,
+  internalQuery,
+  internalMutation,
+  internalAction,
+  type RegisteredFunction,
+  type HttpAction,
+} from './functions/registration.js';
+export type {
+  QueryCtx,
+  MutationCtx,
+  ActionCtx,
+  HttpActionCtx,
+  Auth,
+  UserIdentity,
+  StorageReader,
+  StorageWriter,
+  StorageActionWriter,
+  FileMetadata,
+} from './functions/context-types.js';
+export { api, internal, makeFunctionReference, type FunctionReference } from './functions/references.js';
+export { v, type Infer, type Validator, type PropertyValidators, type ObjectType } from './values/validators.js';
+export { ConvexError } from './values/errors.js';
+export type { Value } from './values/value.js';
+export { defineSchema, defineTable } from './database/schema-definition.js';
+export type {
+  GenericId,
+  GenericId as Id,
+  GenericDocument,
+  GenericDocument as Doc,
+  DatabaseReader,
+  DatabaseWriter,
+  PaginationOptions,
+  PaginationResult,
+} from './database/api-types.js';
+export { porticoMiddleware } from './server/koa-host.js';

@@ -1,0 +1,40 @@
+import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+
+// One pino logger per process. JSON lines go to stdout through an
+// asynchronous destination (one write per ~4 KiB of lines, not per request);
+// on a terminal (format auto) the same lines are prettified in process.
+
+export type { Logger };
+
+export interface LoggerOptions {
+  level: string;
+  format: 'auto' | 'json' | 'pretty';
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const prettyOutput = options.format === 'pretty' || (options.format === 'auto' && process.stdout.isTTY === true);
+  const base = { level: options.level, base: { pid: process.pid } };
+  if (prettyOutput) {
+    return pino(base, pretty({ colorize: process.stdout.isTTY === true, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+  }
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Lines still buffered when the process ends must not be lost.
+  process.once('exit', () => {
+    try {
+      destination.flushSync();
+    } catch {
+      // stdout already closed: nothing left to save.
+    }
+  });
+  return pino(base, destination);
+}
+
+/** Writes buffered lines now; used before a deliberate exit. */
+export function flushLogger(logger: Logger): void {
+  try {
+    logger.flush();
+  } catch {
+    // Nothing to flush, or stdout is gone.
+  }
+}

@@ -1,0 +1,108 @@
+import type { Logger } from 'pino';
+import type { PorticoConfig } from '../config/types.js';
+import type { LoadedModules } from '../functions/loader.js';
+import { CompiledSchema } from '../database/compiled-schema.js';
+import { isIdOfTable } from '../database/document-api.js';
+import { LocalBackend } from '../backends/local/local-backend.js';
+import type { Caller, FunctionBackend } from '../backends/function-backend.js';
+import { identityFromHeader } from '../auth/request-identity.js';
+import { FunctionApi, type SubMount } from '../api/function-api.js';
+import { compileGateway } from '../gateway/compile.js';
+import type { Gateway, Mount } from '../gateway/gateway.js';
+import { OPS_PREFIX, OpsMount } from '../gateway/ops-mount.js';
+import { StorageContextImpl, type StorageMode, type StorageUrls } from '../storage/storage-context.js';
+import { enableAttribution } from '../log/console-capture.js';
+import type { SharedResources, StorageParts } from './resources.js';
+
+// One generation of a running gateway: a config, the modules it names, the
+// backend that runs them and the compiled Gateway. Built entirely before it
+// serves a request; a reload builds the next one and swaps it in.
+
+export interface Generation {
+  config: PorticoConfig;
+  gateway: Gateway;
+  backend: FunctionBackend;
+}
+
+/** The gateway's public base URL, known once it listens. */
+export interface BaseUrl {
+  value: string;
+}
+
+// Queries and mutations hold a transaction; one that runs this long is
+// abandoned (Convex allows 1 s of user code; this leaves room for I/O-heavy
+// transactions on PostgreSQL).
+const TRANSACTION_TIMEOUT_MS = 30_000;
+
+export interface BackendParts {
+  backend: FunctionBackend;
+  storage: StorageParts;
+  urls: StorageUrls;
+}
+
+/** The function backend a config asks for (also used alone by `portico run`). */
+export async function buildBackend(config: PorticoConfig, modules: LoadedModules, resources: SharedResources, baseUrl: BaseUrl): Promise<BackendParts> {
+  const urls = storageUrls(config, baseUrl);
+  if (config.backend.kind === 'remote') {
+    const { RemoteBackend } = await import('../backends/remote/remote-backend.js');
+    const remote = new RemoteBackend(config.backend.url, config.backend.adminKey);
+    return { backend: remote, storage: await remote.storageParts(), urls };
+  }
+  const store = await resources.store(config.backend.database);
+  const schema = CompiledSchema.compile(modules.schema, { isIdOfTable });
+  await store.applySchema(schema.tableSpecs);
+  const storage = await resources.storage(config, store);
+  const backend = new LocalBackend(store, modules, schema, storage.service, {
+    production: process.env.NODE_ENV === 'production',
+    transactionTimeoutMs: TRANSACTION_TIMEOUT_MS,
+    storageFor: (_caller, mode) => storageContext(storage, urls, mode),
+  });
+  return { backend, storage, urls };
+}
+
+export async function buildGeneration(
+  config: PorticoConfig,
+  modules: LoadedModules,
+  resources: SharedResources,
+  logger: Logger,
+  baseUrl: BaseUrl,
+): Promise<Generation> {
+  if (modules.usesConsole) enableAttribution();
+  const authenticator = resources.authenticator(config.auth.providers);
+  const { backend, storage, urls } = await buildBackend(config, modules, resources, baseUrl);
+
+  const mounts: { prefix: string; mount: Mount }[] = [
+    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, routes: config.routes.length, backend: backend.description }) },
+  ];
+  if (config.api) {
+    const storageHttp: SubMount = storage.http(config.limits.body, config.api.adminKey);
+    mounts.push({ prefix: `${config.api.prefix}/`, mount: new FunctionApi(config.api.prefix, backend, authenticator, config.api.adminKey, [storageHttp]) });
+  }
+
+  const gateway = compileGateway(
+    config,
+    modules,
+    {
+      logger,
+      production: process.env.NODE_ENV === 'production',
+      backend,
+      identityOf: (req) => identityFromHeader(authenticator, req.headers.authorization),
+      storageFor: (_caller: Caller) => storageContext(storage, urls, 'action'),
+    },
+    mounts,
+  );
+  return { config, gateway, backend };
+}
+
+function storageContext(storage: StorageParts, urls: StorageUrls, mode: StorageMode) {
+  return new StorageContextImpl(storage.service, urls, () => storage.uploadToken(), mode);
+}
+
+function storageUrls(config: PorticoConfig, baseUrl: BaseUrl): StorageUrls {
+  const api = config.api;
+  const base = () => (config.server.publicUrl ?? baseUrl.value).replace(/\/+$/, '');
+  return {
+    file: (storageId) => (api ? `${base()}${api.prefix}/storage/${storageId}` : null),
+    upload: (token) => (api ? `${base()}${api.prefix}/storage/upload?token=${token}` : null),
+  };
+}

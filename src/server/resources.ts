@@ -1,0 +1,113 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { AuthProviderConfig, BackendConfig, PorticoConfig } from '../config/types.js';
+import type { Store } from '../database/store.js';
+import { SqliteStore } from '../database/sqlite/sqlite-store.js';
+import { Authenticator } from '../auth/authenticator.js';
+import { FileMetadata } from '../storage/file-metadata.js';
+import { FsStorage } from '../storage/fs-storage.js';
+import type { StorageService } from '../storage/storage-service.js';
+import { UploadTokens } from '../storage/upload-tokens.js';
+import { StorageHttp } from '../storage/storage-http.js';
+import type { SubMount } from '../api/function-api.js';
+
+// What outlives a config reload: database connections, file storage, JWKS
+// caches. Each is keyed by the part of the config it depends on, so a reload
+// that changes routes keeps the same connections, and one that changes the
+// database opens new ones (and closes the old ones when the old generation
+// has drained).
+
+/** Everything storage-related a generation needs, local or remote alike. */
+export interface StorageParts {
+  service: StorageService;
+  /** A cheap check that a string can be a storage id, before any lookup. */
+  isId(id: string): boolean;
+  /** A fresh token for generateUploadUrl(). */
+  uploadToken(): Promise<string>;
+  /** The /storage endpoints under the function API prefix. */
+  http(uploadLimit: number, adminKey: string | null): SubMount;
+}
+
+type LocalDatabase = Extract<BackendConfig, { kind: 'local' }>['database'];
+
+export class SharedResources {
+  private readonly stores = new Map<string, Promise<Store>>();
+  private readonly storages = new Map<string, Promise<StorageParts>>();
+  private readonly authenticators = new Map<string, Authenticator>();
+
+  constructor(private readonly logger: Logger) {}
+
+  store(database: LocalDatabase): Promise<Store> {
+    const key = database.kind === 'sqlite' ? `sqlite:${database.file}` : `postgres:${database.url}:${database.pool}`;
+    let store = this.stores.get(key);
+    if (!store) {
+      store = openStore(database);
+      this.stores.set(key, store);
+      store.catch(() => this.stores.delete(key));
+    }
+    return store;
+  }
+
+  storage(config: PorticoConfig, store: Store): Promise<StorageParts> {
+    const key = `${config.storage.kind}:${config.storage.dir}:${storeKey(store)}`;
+    let parts = this.storages.get(key);
+    if (!parts) {
+      parts = openStorage(config, store, this.logger);
+      this.storages.set(key, parts);
+      parts.catch(() => this.storages.delete(key));
+    }
+    return parts;
+  }
+
+  authenticator(providers: readonly AuthProviderConfig[]): Authenticator {
+    const key = JSON.stringify(providers);
+    let authenticator = this.authenticators.get(key);
+    if (!authenticator) this.authenticators.set(key, (authenticator = new Authenticator(providers)));
+    return authenticator;
+  }
+
+  async close(): Promise<void> {
+    const stores = await Promise.allSettled([...this.stores.values()]);
+    this.stores.clear();
+    for (const result of stores) if (result.status === 'fulfilled') await result.value.close();
+  }
+}
+
+const storeKeys = new WeakMap<Store, string>();
+let storeCounter = 0;
+function storeKey(store: Store): string {
+  let key = storeKeys.get(store);
+  if (!key) storeKeys.set(store, (key = String(++storeCounter)));
+  return key;
+}
+
+async function openStore(database: LocalDatabase): Promise<Store> {
+  if (database.kind === 'sqlite') return new SqliteStore(database.file);
+  const { PostgresStore } = await import('../database/postgres/postgres-store.js');
+  return PostgresStore.connect(database.url, database.pool);
+}
+
+async function openStorage(config: PorticoConfig, store: Store, logger: Logger): Promise<StorageParts> {
+  const files = await FileMetadata.open(store);
+  const tokens = await UploadTokens.open(store);
+  let service: StorageService;
+  if (config.storage.kind === 'database') {
+    const { DatabaseStorage } = await import('../storage/database-storage.js');
+    service = await DatabaseStorage.open(store, files);
+  } else {
+    const fs = new FsStorage(path.resolve(config.storage.dir), files);
+    // Leftovers of crashed uploads are cleared in the background.
+    fs.sweepOrphans().then(
+      (removed) => removed > 0 && logger.info({ removed }, 'removed orphan storage files'),
+      (error) => logger.warn({ err: error }, 'could not sweep orphan storage files'),
+    );
+    service = fs;
+  }
+  const isId = (id: string) => files.isId(id);
+  return {
+    service,
+    isId,
+    uploadToken: async () => tokens.issue(),
+    http: (uploadLimit, adminKey) => new StorageHttp(service, tokens, isId, uploadLimit, adminKey),
+  };
+}

@@ -1,0 +1,133 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Diagnostic } from '../config/diagnostics.js';
+import { formatText } from '../config/diagnostics.js';
+import { installFetchGlobals } from '../http/fetch-globals.js';
+import { createLogger, flushLogger } from '../log/logger.js';
+import { installConsoleCapture } from '../log/console-capture.js';
+import { KoaHost } from './koa-host.js';
+import { checkProject } from './check-project.js';
+import { buildGeneration, type BaseUrl, type Generation } from './generation.js';
+import { SharedResources } from './resources.js';
+
+// A running gateway: start, reload, stop. A reload checks and builds the
+// whole next generation off the request path, then swaps one reference; if
+// the new config or code is invalid, it is refused loudly (error log lines
+// with FILE:LINE:COL) and the current generation keeps serving.
+
+/** The project (config or code) is not valid; `diagnostics` say where. */
+export class ProjectError extends Error {
+  override name = 'ProjectError';
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(`the project is not valid (${diagnostics.filter((d) => d.severity === 'error').length} errors)`);
+  }
+}
+
+export interface StartOptions {
+  configFile: string;
+  /** Overrides routes.yaml's server.port (and $PORT). */
+  port?: number;
+  host?: string;
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+}
+
+export type ReloadResult = { ok: true; hash: string; changed: boolean } | { ok: false; diagnostics: Diagnostic[] };
+
+export class Runtime {
+  private reloading: Promise<ReloadResult> | null = null;
+
+  private constructor(
+    readonly configFile: string,
+    readonly host: KoaHost,
+    readonly logger: Logger,
+    private readonly resources: SharedResources,
+    private generation: Generation,
+    private readonly baseUrl: BaseUrl,
+    private readonly env: Record<string, string | undefined>,
+    readonly url: string,
+  ) {}
+
+  static async start(options: StartOptions): Promise<Runtime> {
+    installFetchGlobals();
+    const configFile = path.resolve(options.configFile);
+    const env = options.env ?? process.env;
+    const check = await checkProject(configFile, { env });
+    if (!check.config || !check.modules) throw new ProjectError(check.diagnostics);
+    const config = check.config;
+
+    const logger = options.logger ?? createLogger(config.logging);
+    installConsoleCapture(logger);
+    for (const warning of check.diagnostics) logger.warn({ rule: warning.rule }, formatText([warning]).split('\n')[0]!);
+
+    const resources = new SharedResources(logger);
+    const baseUrl: BaseUrl = { value: config.server.publicUrl ?? '' };
+    let generation: Generation;
+    try {
+      generation = await buildGeneration(config, check.modules, resources, logger, baseUrl);
+    } catch (error) {
+      await resources.close();
+      throw error;
+    }
+    const host = new KoaHost(generation.gateway, logger);
+    const port = options.port ?? config.server.port;
+    const bindHost = options.host ?? config.server.host;
+    let address;
+    try {
+      address = await host.listen(port, bindHost);
+    } catch (error) {
+      await resources.close();
+      throw error;
+    }
+    const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
+    if (!config.server.publicUrl) baseUrl.value = url;
+    logger.info({ url, config: configFile, routes: config.routes.length, backend: generation.backend.description, configHash: config.hash }, 'portico listening');
+    return new Runtime(configFile, host, logger, resources, generation, baseUrl, env, url);
+  }
+
+  get config() {
+    return this.generation.config;
+  }
+
+  /** Re-reads routes.yaml and the function modules; swaps them in when valid. */
+  reload(): Promise<ReloadResult> {
+    // Reloads do not overlap: a second request waits for the first and then
+    // reads the files again, so the last change always wins.
+    const run = async (): Promise<ReloadResult> => {
+      const started = performance.now();
+      const check = await checkProject(this.configFile, { env: this.env });
+      if (!check.config || !check.modules) {
+        for (const line of formatText(check.diagnostics).split('\n')) if (line) this.logger.error({ event: 'reload-refused' }, line);
+        this.logger.error({ event: 'reload-refused', configHash: this.generation.config.hash }, 'reload refused: the previous config keeps serving');
+        return { ok: false, diagnostics: check.diagnostics };
+      }
+      let next: Generation;
+      try {
+        next = await buildGeneration(check.config, check.modules, this.resources, this.logger, this.baseUrl);
+      } catch (error) {
+        this.logger.error({ event: 'reload-refused', err: error }, `reload refused: ${(error as Error).message}`);
+        return { ok: false, diagnostics: [] };
+      }
+      const previous = this.generation;
+      this.generation = next;
+      this.host.swap(next.gateway);
+      const changed = previous.config.hash !== next.config.hash;
+      this.logger.info({ event: 'reloaded', configHash: next.config.hash, changed, ms: Math.round(performance.now() - started) }, 'reloaded');
+      return { ok: true, hash: next.config.hash, changed };
+    };
+    const result = (this.reloading ?? Promise.resolve()).then(run, run);
+    this.reloading = result;
+    return result;
+  }
+
+  /** Stops accepting requests, lets those in flight finish, closes connections. */
+  async stop(timeoutMs = this.generation.config.server.shutdownTimeoutMs): Promise<boolean> {
+    this.logger.info({ inFlight: this.host.inFlight.count }, 'stopping: draining requests in flight');
+    const drained = await this.host.stop(timeoutMs);
+    await this.resources.close();
+    this.logger.info({ drained }, 'stopped');
+    flushLogger(this.logger);
+    return drained;
+  }
+}

@@ -1,0 +1,79 @@
+import { Readable } from 'node:stream';
+import type { FileMetadata as FileMetadataView, StorageActionWriter } from '../functions/context-types.js';
+import type { GenericId } from '../database/api-types.js';
+import type { StorageService } from './storage-service.js';
+
+// `ctx.storage` as functions see it, as in Convex: queries may only look
+// files up (getUrl, getMetadata); mutations may also generate upload URLs,
+// delete, store and get; actions and HTTP actions may do everything.
+
+export type StorageContext = StorageActionWriter;
+export type StorageMode = 'reader' | 'writer' | 'action';
+
+/** Where files are served and uploaded; the base is known once the server listens. */
+export interface StorageUrls {
+  /** `<base>/api/storage/<id>`, or null when the function API is off. */
+  file(storageId: string): string | null;
+  upload(token: string): string | null;
+}
+
+export class StorageContextImpl implements StorageContext {
+  constructor(
+    private readonly storage: StorageService,
+    private readonly urls: StorageUrls,
+    private readonly uploadToken: () => Promise<string>,
+    private readonly mode: StorageMode,
+  ) {}
+
+  async getUrl(storageId: string): Promise<string | null> {
+    const file = await this.storage.metadata(checkId(storageId, 'getUrl'));
+    return file ? this.urls.file(file.storageId) : null;
+  }
+
+  async getMetadata(storageId: string): Promise<FileMetadataView | null> {
+    const file = await this.storage.metadata(checkId(storageId, 'getMetadata'));
+    if (!file) return null;
+    return { storageId: file.storageId as GenericId<'_storage'>, sha256: file.sha256, size: file.size, contentType: file.contentType };
+  }
+
+  async generateUploadUrl(): Promise<string> {
+    this.allow('generateUploadUrl', 'writer');
+    const url = this.urls.upload(await this.uploadToken());
+    if (url === null) throw new Error('generateUploadUrl(): the function API is turned off (api: false), so there is no upload endpoint');
+    return url;
+  }
+
+  async delete(storageId: string): Promise<void> {
+    this.allow('delete', 'writer');
+    const deleted = await this.storage.delete(checkId(storageId, 'delete'));
+    if (!deleted) throw new Error(`storage id ${storageId} not found`);
+  }
+
+  async store(blob: Blob, options?: { sha256?: string }): Promise<GenericId<'_storage'>> {
+    this.allow('store', 'writer');
+    if (!(blob instanceof Blob)) {
+      throw new TypeError('store() expects a Blob. If you are trying to store a Request, `await request.blob()` will give you the correct input.');
+    }
+    const file = await this.storage.store(Readable.fromWeb(blob.stream() as any), {
+      contentType: blob.type || null,
+      ...(options?.sha256 !== undefined ? { expectedSha256: options.sha256 } : {}),
+    });
+    return file.storageId as GenericId<'_storage'>;
+  }
+
+  async get(storageId: string): Promise<Blob | null> {
+    this.allow('get', 'writer');
+    return this.storage.blob(checkId(storageId, 'get'));
+  }
+
+  private allow(method: string, needs: 'writer'): void {
+    if (this.mode === 'reader' && needs === 'writer') {
+      throw new Error(`ctx.storage.${method}() is not available in queries; use a mutation or an action`);
+    }
+  }
+}
+
+function checkId(storageId: unknown, method: string): string {
+  if (typeof storageId !== 'string') throw new Error(`Invalid argument \`storageId\` for \`storage.${method}\`: expected a string`);
+  return storageId;
+}
