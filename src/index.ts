@@ -41,4 +41,4 @@ export type {
   PaginationOptions,
   PaginationResult,
 } from './database/api-types.js';
-export { porticoMiddleware } from './server/koa-host.js';
+export { Runtime, ProjectError, type StartOptions, type ReloadResult } from './server/runtime.js';

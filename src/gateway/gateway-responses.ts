@@ -1,5 +1,8 @@
 import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
 import type { GatewayError } from '../http/errors.js';
+import { answerHeaders, type Exchange } from './exchange.js';
+import { handlerErrorBody } from './handler-errors.js';
 
 // The answers the gateway writes itself (404, 405, 413, 504, preflights...).
 // They go straight to the Node response: no Response object, no streams.
@@ -45,3 +48,24 @@ export function closeAfterResponse(res: ServerResponse): void {
 }
 
 const LINGER_MS = 2_000;
+
+/** Answers with a gateway error, or breaks the connection if the head is out. */
+export function answerGatewayError(res: ServerResponse, exchange: Exchange, error: GatewayError): number {
+  if (res.headersSent) {
+    res.destroy();
+    return res.statusCode;
+  }
+  writeGatewayError(res, error, answerHeaders(exchange));
+  return error.status;
+}
+
+/** A handler threw (or returned a non-Response): logged with its stack, 500 JSON to the client. */
+export function answerHandlerError(res: ServerResponse, exchange: Exchange, error: unknown, logger: Logger, production: boolean): number {
+  logger.error({ reqId: exchange.requestId, handler: exchange.handler, err: error }, 'handler failed');
+  if (res.headersSent) {
+    res.destroy();
+    return res.statusCode;
+  }
+  writeJson(res, 500, handlerErrorBody(error, exchange.requestId, production), answerHeaders(exchange));
+  return 500;
+}

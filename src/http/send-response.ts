@@ -35,9 +35,10 @@ const NO_BODY_STATUS = new Set([204, 304]);
 
 /**
  * Sends `response`. Throws a GatewayError (before anything is written) when
- * the response is unusable or known to be over the limit.
+ * the response is unusable or known to be over the limit. Bodies already in
+ * memory are written synchronously (no promise); streams and Blobs return one.
  */
-export async function sendResponse(res: ServerResponse, response: Response, options: SendOptions): Promise<SendOutcome> {
+export function sendResponse(res: ServerResponse, response: Response, options: SendOptions): SendOutcome | Promise<SendOutcome> {
   const status = response.status;
   if (status === 0) throw new TypeError('Response.error() cannot be sent as an HTTP response');
 
@@ -74,23 +75,23 @@ export async function sendResponse(res: ServerResponse, response: Response, opti
   return writeBody(res, status, headers, body, stream, options);
 }
 
-async function sendNative(response: InstanceType<typeof NativeResponse>, res: ServerResponse, options: SendOptions): Promise<SendOutcome> {
+function sendNative(response: InstanceType<typeof NativeResponse>, res: ServerResponse, options: SendOptions): SendOutcome | Promise<SendOutcome> {
   const headers: string[] = [];
   const flags = copyHeaders(response.headers, headers, options.vary);
   appendExtra(headers, flags, options);
   return writeBody(res, response.status, headers, null, response.body, options);
 }
 
-async function writeBody(
+function writeBody(
   res: ServerResponse,
   status: number,
   headers: string[],
   body: unknown,
   stream: ReadableStream<Uint8Array> | null,
   options: SendOptions,
-): Promise<SendOutcome> {
+): SendOutcome | Promise<SendOutcome> {
   if (NO_BODY_STATUS.has(status)) {
-    await stream?.cancel().catch(() => {});
+    stream?.cancel().catch(() => {});
     res.writeHead(status, headers);
     res.end();
     return { status };
@@ -105,23 +106,22 @@ async function writeBody(
     if (length > options.limit) throw responseTooLarge(options.limit);
     headers.push('content-length', String(length));
 
-    if (body instanceof Blob) {
-      if (options.head) {
+    if (body instanceof Blob && !options.head) {
+      if (length > 65_536) return pipeStream(res, status, headers, body.stream(), options.limit, false);
+      return body.arrayBuffer().then((bytes) => {
         res.writeHead(status, headers);
-        res.end();
+        res.end(Buffer.from(bytes));
         return { status };
-      }
-      if (length <= 65_536) body = Buffer.from(await body.arrayBuffer());
-      else return pipeStream(res, status, headers, body.stream(), options.limit, false);
+      });
     }
     res.writeHead(status, headers);
-    if (options.head || length === 0) res.end();
+    if (options.head || length === 0 || body instanceof Blob) res.end();
     else res.end(typeof body === 'string' ? body : toBuffer(body as ArrayBuffer | ArrayBufferView));
     return { status };
   }
 
   if (options.head) {
-    await stream.cancel().catch(() => {});
+    stream.cancel().catch(() => {});
     res.writeHead(status, headers);
     res.end();
     return { status };
@@ -142,6 +142,12 @@ async function pipeStream(
   // events): the client gets the head now.
   if (flushHead) res.flushHeaders();
   const reader = stream.getReader();
+  // A connection that closes (client gone, or the route timed out) releases
+  // a stream that is waiting for its next chunk.
+  const release = () => {
+    if (!res.writableFinished) reader.cancel().catch(() => {});
+  };
+  res.once('close', release);
   let sent = 0;
   try {
     for (;;) {
@@ -165,7 +171,10 @@ async function pipeStream(
     // The head is out: the only honest signal left is a broken transfer.
     res.destroy();
     return { status, broken: error as Error };
+  } finally {
+    res.off('close', release);
   }
+  if (res.destroyed) return { status, broken: new Error('The connection closed while the response was streaming') };
   res.end();
   return { status };
 }

@@ -1,9 +1,10 @@
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { LineBuffer } from './line-buffer.js';
 
-// One pino logger per process. JSON lines go to stdout through an
-// asynchronous destination (one write per ~4 KiB of lines, not per request);
-// on a terminal (format auto) the same lines are prettified in process.
+// One pino logger per process. JSON lines go to stdout through LineBuffer
+// (one write per event-loop turn, not per line); on a terminal (format auto)
+// the same lines are prettified in process.
 
 export type { Logger };
 
@@ -18,15 +19,9 @@ export function createLogger(options: LoggerOptions): Logger {
   if (prettyOutput) {
     return pino(base, pretty({ colorize: process.stdout.isTTY === true, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
   }
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const destination = new LineBuffer(1);
   // Lines still buffered when the process ends must not be lost.
-  process.once('exit', () => {
-    try {
-      destination.flushSync();
-    } catch {
-      // stdout already closed: nothing left to save.
-    }
-  });
+  process.once('exit', () => destination.flushSync());
   return pino(base, destination);
 }
 

@@ -5,7 +5,9 @@ import { formatText } from '../config/diagnostics.js';
 import { installFetchGlobals } from '../http/fetch-globals.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { installConsoleCapture } from '../log/console-capture.js';
-import { KoaHost } from './koa-host.js';
+import type Koa from 'koa';
+import { HttpHost } from './http-host.js';
+import { porticoMiddleware } from './koa-middleware.js';
 import { checkProject } from './check-project.js';
 import { buildGeneration, type BaseUrl, type Generation } from './generation.js';
 import { SharedResources } from './resources.js';
@@ -36,19 +38,37 @@ export type ReloadResult = { ok: true; hash: string; changed: boolean } | { ok: 
 
 export class Runtime {
   private reloading: Promise<ReloadResult> | null = null;
+  private listeningUrl: string | null = null;
 
   private constructor(
     readonly configFile: string,
-    readonly host: KoaHost,
+    readonly host: HttpHost,
     readonly logger: Logger,
     private readonly resources: SharedResources,
     private generation: Generation,
     private readonly baseUrl: BaseUrl,
     private readonly env: Record<string, string | undefined>,
-    readonly url: string,
+    private readonly listenOptions: { port: number; host: string },
   ) {}
 
+  /** Checks the project and builds the gateway, then listens on its port. */
   static async start(options: StartOptions): Promise<Runtime> {
+    const runtime = await Runtime.create(options);
+    try {
+      await runtime.listen();
+    } catch (error) {
+      await runtime.resources.close();
+      throw error;
+    }
+    return runtime;
+  }
+
+  /**
+   * Checks the project and builds the gateway without listening: for
+   * `koaMiddleware()`, or `listen()` later. Throws ProjectError with the
+   * diagnostics when the config or the code is invalid.
+   */
+  static async create(options: StartOptions): Promise<Runtime> {
     installFetchGlobals();
     const configFile = path.resolve(options.configFile);
     const env = options.env ?? process.env;
@@ -69,25 +89,39 @@ export class Runtime {
       await resources.close();
       throw error;
     }
-    const host = new KoaHost(generation.gateway, logger);
-    const port = options.port ?? config.server.port;
-    const bindHost = options.host ?? config.server.host;
-    let address;
-    try {
-      address = await host.listen(port, bindHost);
-    } catch (error) {
-      await resources.close();
-      throw error;
-    }
+    const host = new HttpHost(generation.gateway, logger);
+    const listen = { port: options.port ?? config.server.port, host: options.host ?? config.server.host };
+    return new Runtime(configFile, host, logger, resources, generation, baseUrl, env, listen);
+  }
+
+  /** Listens on the configured (or given) port; resolves with the URL. */
+  async listen(): Promise<string> {
+    const address = await this.host.listen(this.listenOptions.port, this.listenOptions.host);
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
-    if (!config.server.publicUrl) baseUrl.value = url;
-    logger.info({ url, config: configFile, routes: config.routes.length, backend: generation.backend.description, configHash: config.hash }, 'portico listening');
-    return new Runtime(configFile, host, logger, resources, generation, baseUrl, env, url);
+    this.listeningUrl = url;
+    if (!this.config.server.publicUrl) this.baseUrl.value = url;
+    const { config } = this;
+    this.logger.info({ url, config: this.configFile, routes: config.routes.length, backend: this.generation.backend.description, configHash: config.hash }, 'portico listening');
+    return url;
+  }
+
+  /** The URL it listens on (after listen()). */
+  get url(): string {
+    if (this.listeningUrl === null) throw new Error('not listening: call listen() first');
+    return this.listeningUrl;
   }
 
   get config() {
     return this.generation.config;
+  }
+
+  /**
+   * The gateway as a Koa middleware, for an existing Koa app. Storage URLs
+   * use server.publicUrl, so set it when embedding.
+   */
+  koaMiddleware(): Koa.Middleware {
+    return porticoMiddleware(this.host, this.host.inFlight);
   }
 
   /** Re-reads routes.yaml and the function modules; swaps them in when valid. */

@@ -1,0 +1,165 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { Caller, IdentitySource } from '../backends/function-backend.js';
+import { GatewayError, isGatewayError } from '../http/errors.js';
+import { IncomingBody } from '../http/request-body.js';
+import { LazyRequest, abortRequest } from '../http/lazy-request.js';
+import { sendResponse, type SendOutcome } from '../http/send-response.js';
+import { runInLogScope } from '../log/console-capture.js';
+import type { CompiledRoute } from './compiled-route.js';
+import { Deadlines } from './deadlines.js';
+import type { Exchange } from './exchange.js';
+import { answerGatewayError, answerHandlerError, closeAfterResponse } from './gateway-responses.js';
+import { HttpActionContext, type HttpActionServices } from './http-action-context.js';
+
+// One HTTP action, from the matched route to the written response:
+//   1. a declared Content-Length over the limit is refused before the body is read;
+//   2. `auth: required` verifies the token before the handler runs (401);
+//   3. the handler runs with a lazy Request and its ctx, under the route's timeout;
+//   4. its Response is written (or a 413 / 500 / 504 in its place).
+// The common path awaits nothing but the handler's own promise.
+
+export interface ActionServices extends HttpActionServices {
+  logger: Logger;
+  production: boolean;
+  identityOf(req: IncomingMessage): IdentitySource;
+}
+
+const METHODS_WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
+const deadlines = new Deadlines();
+
+export function runHttpAction(
+  services: ActionServices,
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: Exchange,
+  route: CompiledRoute,
+  params: Record<string, string>,
+): number | Promise<number> {
+  let body: IncomingBody | null = null;
+  if (!METHODS_WITHOUT_BODY.has(req.method!)) {
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > route.bodyLimit) {
+      closeAfterResponse(res);
+      return answerGatewayError(res, exchange, GatewayError.payloadTooLarge(route.bodyLimit));
+    }
+    body = new IncomingBody(req, res, route.bodyLimit);
+  }
+  const identity = services.identityOf(req);
+  if (!route.authRequired) return invoke(services, req, res, exchange, route, params, body, identity);
+  return identity.get().then(
+    (user) => {
+      if (user !== null) return invoke(services, req, res, exchange, route, params, body, identity);
+      return refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'));
+    },
+    (error) => refuse(res, exchange, isGatewayError(error) ? error : new GatewayError('Unauthenticated', (error as Error).message)),
+  );
+}
+
+/** 401 with the RFC 6750 challenge. */
+function refuse(res: ServerResponse, exchange: Exchange, error: GatewayError): number {
+  const description = error.message.replace(/["\\]/g, '');
+  const challenge = /requires a token/.test(error.message)
+    ? 'Bearer realm="portico"'
+    : `Bearer realm="portico", error="invalid_token", error_description="${description}"`;
+  return answerGatewayError(res, exchange, error.withHeaders([['www-authenticate', challenge]]));
+}
+
+function invoke(
+  services: ActionServices,
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: Exchange,
+  route: CompiledRoute,
+  params: Record<string, string>,
+  body: IncomingBody | null,
+  identity: IdentitySource,
+): number | Promise<number> {
+  const request = new LazyRequest(req, res, body);
+  const caller: Caller = { identity, internal: true, requestId: exchange.requestId, collectLogs: false };
+  const ctx = new HttpActionContext(services, caller, params);
+
+  // At the timeout the gateway answers 504 itself (or breaks a response
+  // already streaming) and aborts request.signal; the handler's late answer
+  // is dropped.
+  let timedOut = false;
+  let timeoutStatus = 0;
+  const deadline = deadlines.add(route.timeoutMs, () => {
+    timedOut = true;
+    abortRequest(request, timeoutError(route.timeoutMs));
+    timeoutStatus = answerGatewayError(res, exchange, new GatewayError('Timeout', `The handler did not answer within ${route.timeoutMs} ms`));
+  });
+
+  const finish = (response: unknown, failure: unknown): number | Promise<number> => {
+    if (timedOut) return timeoutStatus;
+    const status = answer(response, failure);
+    // The timeout also covers a body that is still streaming.
+    if (typeof status === 'number') {
+      deadlines.cancel(deadline);
+      return status;
+    }
+    return status.then((sent) => {
+      deadlines.cancel(deadline);
+      return timedOut ? timeoutStatus : sent;
+    });
+  };
+
+  const answer = (response: unknown, failure: unknown): number | Promise<number> => {
+    if (body?.tooLarge) {
+      closeAfterResponse(res);
+      return answerGatewayError(res, exchange, GatewayError.payloadTooLarge(route.bodyLimit));
+    }
+    if (failure !== null) {
+      if (isGatewayError(failure)) return answerGatewayError(res, exchange, failure);
+      return answerHandlerError(res, exchange, failure, services.logger, services.production);
+    }
+    if (!(response instanceof Response)) {
+      return answerHandlerError(res, exchange, new Error('HTTP actions must return a Response'), services.logger, services.production);
+    }
+    // A chunked body nobody read: draining it could mean reading without limit.
+    if (body !== null && !body.fullyRead && req.headers['content-length'] === undefined) closeAfterResponse(res);
+    return send(services, req, res, exchange, route, response);
+  };
+
+  let result: unknown;
+  try {
+    result = runInLogScope({ requestId: exchange.requestId, source: route.handlerName, lines: null }, () =>
+      route.action.handler(ctx, request as unknown as Request),
+    );
+  } catch (error) {
+    return finish(undefined, error);
+  }
+  return Promise.resolve(result).then(
+    (response) => finish(response, null),
+    (error) => finish(undefined, error ?? new Error('The handler threw undefined')),
+  );
+}
+
+function send(services: ActionServices, req: IncomingMessage, res: ServerResponse, exchange: Exchange, route: CompiledRoute, response: Response): number | Promise<number> {
+  const reported = (outcome: SendOutcome) => {
+    if (outcome.broken) services.logger.error({ reqId: exchange.requestId, handler: route.handlerName, err: outcome.broken }, 'response body not delivered completely');
+    return outcome.status;
+  };
+  const failed = (error: unknown) => {
+    if (!isGatewayError(error)) return answerHandlerError(res, exchange, error, services.logger, services.production);
+    services.logger.error({ reqId: exchange.requestId, handler: route.handlerName }, error.message);
+    return answerGatewayError(res, exchange, error);
+  };
+  try {
+    const outcome = sendResponse(res, response, {
+      head: req.method === 'HEAD',
+      limit: route.responseLimit,
+      extraHeaders: exchange.headers,
+      vary: exchange.vary ? 'Origin' : null,
+    });
+    return outcome instanceof Promise ? outcome.then(reported, failed) : reported(outcome);
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+function timeoutError(ms: number): Error {
+  const error = new Error(`The route's timeout of ${ms} ms elapsed`);
+  error.name = 'TimeoutError';
+  return error;
+}
