@@ -1,6 +1,9 @@
 // The public API of `portico`: what function modules import.
 //
 //   import { httpAction, query, mutation, v } from 'portico';
+//
+// It stays small on purpose: every function module loads it. Embedding the
+// gateway in an app (Runtime, the Koa middleware) is `portico/server`.
 
 export {
   httpAction,
@@ -41,4 +44,3 @@ export type {
   PaginationOptions,
   PaginationResult,
 } from './database/api-types.js';
-export { Runtime, ProjectError, type StartOptions, type ReloadResult } from './server/runtime.js';

@@ -1,16 +1,24 @@
 import { readFileSync } from 'node:fs';
-import { dev } from './commands/dev.js';
-import { routes } from './commands/routes.js';
-import { run } from './commands/run.js';
-import { serve } from './commands/serve.js';
-import { validate } from './commands/validate.js';
 import { EXIT, UsageError, type Command, type Io } from './command.js';
 
 // Dispatches `portico <command> ...` and returns the exit code. A user's
 // mistake in calling it is a UsageError (exit 2, with the usage); anything
-// else that escapes a command is a bug and prints its stack.
+// else that escapes a command is a bug and prints its stack. Each command's
+// code loads only when it runs, so `validate` does not load the server.
 
-const COMMANDS: Command[] = [serve, validate, routes, run, dev];
+interface Entry {
+  name: string;
+  summary: string;
+  load(): Promise<Command>;
+}
+
+const COMMANDS: Entry[] = [
+  { name: 'serve', summary: 'start the gateway', load: async () => (await import('./commands/serve.js')).serve },
+  { name: 'validate', summary: 'check routes.yaml files and their handlers without starting anything', load: async () => (await import('./commands/validate.js')).validate },
+  { name: 'routes', summary: 'print the compiled route table', load: async () => (await import('./commands/routes.js')).routes },
+  { name: 'run', summary: 'run a function once and print its result as JSON', load: async () => (await import('./commands/run.js')).run },
+  { name: 'dev', summary: 'serve, and reload on every change to routes.yaml or functions/', load: async () => (await import('./commands/dev.js')).dev },
+];
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const [name, ...rest] = argv;
@@ -22,11 +30,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     io.out(help());
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  const command = COMMANDS.find((candidate) => candidate.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((candidate) => candidate.name === name);
+  if (!entry) {
     io.err(`portico: unknown command "${name}"\n\n${help()}`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   if (rest.includes('--help') || rest.includes('-h')) {
     io.out(`usage: ${command.usage}\n`);
     return EXIT.ok;

@@ -17,7 +17,8 @@ export interface CompiledSchema {
 
 interface Branch {
   schema: AnySchemaObject;
-  validate: ValidateFunction;
+  /** Compiled on first use: only a config with an error in this anyOf needs it. */
+  validator(): ValidateFunction;
 }
 
 let compiled: CompiledSchema | undefined;
@@ -45,10 +46,10 @@ function compile(): CompiledSchema {
     if (!Array.isArray(node) && Array.isArray(anyOf)) {
       branches.set(
         anyOf,
-        anyOf.map((schema: AnySchemaObject, i: number) => ({
-          schema,
-          validate: ajv.compile({ $ref: `${id}#${pointer}/anyOf/${i}` }),
-        })),
+        anyOf.map((schema: AnySchemaObject, i: number) => {
+          let validate: ValidateFunction | undefined;
+          return { schema, validator: () => (validate ??= ajv.compile({ $ref: `${id}#${pointer}/anyOf/${i}` })) };
+        }),
       );
     }
     for (const [key, child] of Object.entries(node)) walk(child, `${pointer}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`);
@@ -130,8 +131,9 @@ function explainAnyOf(schema: CompiledSchema, anyOf: ErrorObject): ErrorObject[]
   let best: ErrorObject[] | undefined;
   for (const branch of branches) {
     if (!branchFits(schema.root, branch.schema, anyOf.data)) continue;
-    if (branch.validate(anyOf.data)) return [];
-    const errors = (branch.validate.errors ?? []).map((e) => ({ ...e, instancePath: anyOf.instancePath + e.instancePath }));
+    const validate = branch.validator();
+    if (validate(anyOf.data)) return [];
+    const errors = (validate.errors ?? []).map((e) => ({ ...e, instancePath: anyOf.instancePath + e.instancePath }));
     if (!best || errors.length < best.length) best = errors;
   }
   return best ? collapse(schema, best) : [anyOf];

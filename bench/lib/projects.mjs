@@ -1,0 +1,41 @@
+// Generated configs for the routing and start-up scenarios. They reuse the
+// bench app's function modules (the same handlers answer every route).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/**
+ * `size` routes, half static (/api/v1/resN) and half with a parameter
+ * (/api/v1/resN/:id), so the table is what a real API looks like: the first
+ * route is static, the last has a parameter.
+ */
+function routes(size) {
+  const lines = [];
+  for (let i = 0; i < size; i++) {
+    const path = i % 2 === 0 ? `/api/v1/res${i}` : `/api/v1/res${i}/:id`;
+    lines.push(`  - { path: ${path}, method: GET, handler: "bench:hello" }`);
+  }
+  return lines.join('\n');
+}
+
+function project(work, name, functionsDir, size) {
+  const dir = path.join(work, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'routes.yaml'),
+    `version: 1
+functions: ${JSON.stringify(path.relative(dir, functionsDir))}
+backend: { kind: local, database: ./.data/bench.sqlite }
+storage: { kind: fs, dir: ./.data/storage }
+# The function API is mounted elsewhere, so /api/v1/... is free for routes.
+api: { prefix: /_functions }
+cors:
+  origins: ["http://localhost:5173"]
+routes:
+${routes(size)}
+`,
+  );
+  return dir;
+}
+
+export const routingProject = (work, functionsDir, size) => project(work, `routes-${size}`, functionsDir, size);
+export const startupProject = (work, functionsDir, size) => project(work, `startup-${size}`, functionsDir, size);

@@ -1,0 +1,65 @@
+// Server processes under test: started pinned to the server core, stopped
+// after, with their memory readable from /proc.
+import { spawn } from 'node:child_process';
+import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { cpuOf } from './machine.mjs';
+
+/**
+ * Starts `node <args>`, waits for "listening on <url>" on stdout or stderr.
+ * stdout (the JSON request log) goes to `logFile`, as it would in production.
+ */
+export function startServer(args, { logFile, env = {}, nodeFlags = [] } = {}) {
+  const core = cpuOf('server');
+  const command = core === null ? process.execPath : 'taskset';
+  const argv = core === null ? [...nodeFlags, ...args] : ['-c', String(core), process.execPath, ...nodeFlags, ...args];
+  const child = spawn(command, argv, { env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = logFile ? createWriteStream(logFile) : null;
+  let seen = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${args.join(' ')}\n${seen}`)), 60_000);
+    const watch = (chunk) => {
+      seen += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(seen);
+      if (match) {
+        clearTimeout(timer);
+        resolve({
+          url: match[1],
+          pid: child.pid,
+          child,
+          stop: () =>
+            new Promise((done) => {
+              if (child.exitCode !== null) return done();
+              child.once('exit', () => done());
+              child.kill('SIGTERM');
+            }),
+        });
+      }
+    };
+    child.stdout.on('data', (chunk) => {
+      if (log) log.write(chunk);
+      if (!seen.includes('listening on')) watch(chunk.toString());
+    });
+    child.stderr.on('data', (chunk) => watch(chunk.toString()));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited (${code}) before listening: ${args.join(' ')}\n${seen}`));
+    });
+  });
+}
+
+/** Resident set size now, and its peak since the last resetPeak(), in bytes. */
+export function memoryOf(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+}
+
+/** Resets the kernel's peak-RSS counter of `pid` (Linux: clear_refs 5). */
+export function resetPeak(pid) {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
