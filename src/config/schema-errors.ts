@@ -39,6 +39,7 @@ const PATTERN_EXPLAINS: Record<string, string> = {
   '/properties/server/properties/publicUrl': 'publicUrl is an http:// or https:// URL, e.g. https://api.example.com',
   '/properties/backend/properties/url': 'the remote backend url is an http:// or https:// URL',
   '/properties/api/anyOf/1/properties/prefix': 'the API prefix is a path such as /api: a leading /, no trailing /',
+  '/properties/api/anyOf/1/properties/adminKey': 'an admin key has no spaces or colons (a colon separates the key from an acting-as identity in Authorization: Convex <key>:<identity>)',
 };
 
 const TYPE_NAMES: Record<string, string> = {

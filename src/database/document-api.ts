@@ -14,12 +14,16 @@ const TABLE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const READ_ONLY = 'This function is a query: queries cannot modify the database (use a mutation)';
 
 export class DocumentApi implements DatabaseWriter {
+  private readonly isIdOfTable: (table: string, id: string) => boolean;
+
   constructor(
     private readonly store: Store,
     private readonly transaction: ReadTx | WriteTx,
     private readonly schema: CompiledSchema,
     private readonly writable: boolean,
-  ) {}
+  ) {
+    this.isIdOfTable = idCheckFor(store);
+  }
 
   readonly system = {
     get: (tableOrId: string, maybeId?: string) => this.getIn(tableOrId, maybeId, true),
@@ -39,10 +43,7 @@ export class DocumentApi implements DatabaseWriter {
   }
 
   normalizeId(table: string, id: string): GenericId<string> | null {
-    const number = tableNumberOf(id);
-    if (number === null) return null;
-    const known = this.knownTables.get(number);
-    return known === undefined || known === table ? (id as GenericId<string>) : null;
+    return this.isIdOfTable(table, id) ? (id as GenericId<string>) : null;
   }
 
   async insert(table: string, document: WithoutSystemFields): Promise<GenericId<string>> {
@@ -50,9 +51,7 @@ export class DocumentApi implements DatabaseWriter {
     this.checkUserTable(table, 'insert');
     const fields = this.userFields(document, 'insert');
     const json = this.encode(table, fields);
-    const number = await tx.ensureTable(table);
-    this.knownTables.set(number, table);
-    const id = newId(number);
+    const id = newId(await tx.ensureTable(table));
     await tx.insert(table, { id, creationTime: nextCreationTime(), json, fields });
     return id as GenericId<string>;
   }
@@ -90,11 +89,6 @@ export class DocumentApi implements DatabaseWriter {
 
   // ---------------------------------------------------------------------
 
-  /** Table numbers seen by this process, for synchronous id checks. */
-  private get knownTables(): Map<number, string> {
-    return KNOWN_TABLES;
-  }
-
   private readonly querySource = {
     tx: () => this.transaction,
     index: (table: string, name: string): IndexSpec | undefined =>
@@ -123,12 +117,7 @@ export class DocumentApi implements DatabaseWriter {
 
   private async tableOf(id: string): Promise<string | null> {
     const number = typeof id === 'string' ? tableNumberOf(id) : null;
-    if (number === null) return null;
-    const known = this.knownTables.get(number);
-    if (known !== undefined) return known;
-    const name = await this.store.tableName(number);
-    if (name !== null) this.knownTables.set(number, name);
-    return name;
+    return number === null ? null : this.store.tableName(number);
   }
 
   private async require(expectedTable: string | null, id: string, operation: string): Promise<{ table: string; stored: StoredDocument }> {
@@ -174,9 +163,8 @@ export class DocumentApi implements DatabaseWriter {
   /** Encodes and validates a document's fields; returns its stored JSON. */
   private encode(table: string, fields: Record<string, Value>): string {
     const encoded = convexToJson(fields);
-    const check = this.schema.tables.get(table)?.check;
-    if (check) {
-      const result = check(encoded);
+    const result = this.schema.checkDocument(table, encoded, this.isIdOfTable);
+    if (result) {
       if (!result.ok) throw new Error(`Failed to insert or update a document in table "${table}" because it does not match the schema: ${result.message}`);
     }
     const json = JSON.stringify(encoded);
@@ -202,10 +190,6 @@ function isSystemField(key: string, operation: string): boolean {
   throw new Error(`Field name ${key} starts with a '_', which is reserved.`);
 }
 
-// Shared by every DocumentApi of the process: table numbers never change
-// meaning once assigned.
-const KNOWN_TABLES = new Map<number, string>();
-
 export function decodeDocument(stored: StoredDocument): GenericDocument {
   const document = jsonToConvex(JSON.parse(stored.json) as JSONValue) as Record<string, Value>;
   document._id = stored.id;
@@ -213,13 +197,27 @@ export function decodeDocument(stored: StoredDocument): GenericDocument {
   return document as GenericDocument;
 }
 
-/** Whether `id` is an id of `table` as far as this process knows (v.id checks). */
-export function isIdOfTable(table: string, id: string): boolean {
-  const number = tableNumberOf(id);
-  if (number === null) return false;
-  const known = KNOWN_TABLES.get(number);
-  // A table this process has not seen yet (created elsewhere) cannot be ruled out.
-  return known === undefined || known === table;
+/**
+ * `v.id(table)` for the documents and arguments of one store: whether `id`
+ * is an id of `table` as far as the store knows without a lookup. A table
+ * it has not seen yet (created by another process) cannot be ruled out.
+ */
+export function idCheckFor(store: Store): (table: string, id: string) => boolean {
+  return (table, id) => {
+    const number = tableNumberOf(id);
+    if (number === null) return false;
+    const known = store.cachedTableName(number);
+    return known === undefined || known === table;
+  };
+}
+
+/**
+ * `v.id(table)` without a store at hand: whether `id` is well-formed. Where
+ * a store is known (ctx.db writes, function arguments) its tables are
+ * checked too, with idCheckFor.
+ */
+export function isIdOfTable(_table: string, id: string): boolean {
+  return tableNumberOf(id) !== null;
 }
 
 let lastCreationTime = 0;

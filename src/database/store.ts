@@ -79,6 +79,12 @@ export interface Store {
   tableNumber(table: string): Promise<number | null>;
   /** The table an id's number belongs to, or null. */
   tableName(number: number): Promise<string | null>;
+  /**
+   * The committed table with this number if this process already knows it,
+   * without a lookup (synchronous checks such as normalizeId and v.id use
+   * it); undefined when it does not know.
+   */
+  cachedTableName(number: number): string | undefined;
   /** Makes the tables and indexes exist, backfilling new index columns. */
   applySchema(tables: readonly { name: string; indexes: IndexSpec[] }[]): Promise<void>;
   /** User indexes of a table as the database has them (by_creation_time excluded). */

@@ -88,8 +88,11 @@ export async function loadModules(functionsDir: string, buildRoot: string): Prom
     try {
       namespace = await import(pathToFileURL(output).href);
     } catch (error) {
-      throw new ModuleLoadError(`Module "${name}" threw while loading: ${(error as Error)?.message ?? error}`, [
-        { ...locate(error, file), message: `${(error as Error)?.stack ?? String(error)}` },
+      // A diagnostic is one line (FILE:LINE:COL: error: MESSAGE): the
+      // location already says where, and the loader's own frames say nothing.
+      const thrown = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      throw new ModuleLoadError(`Module "${name}" threw while loading: ${thrown}`, [
+        { ...locate(error, file), message: `Uncaught ${thrown}`.replace(/\s*\n\s*/g, ' ') },
       ]);
     }
     modules.set(name, namespace);

@@ -3,6 +3,7 @@ import type { PorticoConfig } from '../config/types.js';
 import type { CompiledCors } from '../cors/compiled-cors.js';
 import type { RouteTable, PathGroup } from '../routing/route-table.js';
 import { GatewayError } from '../http/errors.js';
+import { isMalformedPath, isValidHost, SLASH, toOriginForm } from '../http/request-target.js';
 import type { CompiledRoute, PreflightInfo } from './compiled-route.js';
 import { answerHeaders, newExchange, type Exchange } from './exchange.js';
 import { answerGatewayError, writeEmpty, writeJson, writeText } from './gateway-responses.js';
@@ -62,14 +63,17 @@ export class Gateway {
     } catch (error) {
       status = this.internalError(res, exchange, error);
     }
-    if (typeof status === 'number') return this.logRequest(req, exchange, status, started);
+    if (typeof status === 'number') return this.logRequest(req, exchange, status, started, res);
     return status.then(
-      (sent) => this.logRequest(req, exchange, sent, started),
-      (error) => this.logRequest(req, exchange, this.internalError(res, exchange, error), started),
+      (sent) => this.logRequest(req, exchange, sent, started, res),
+      (error) => this.logRequest(req, exchange, this.internalError(res, exchange, error), started, res),
     );
   }
 
   private dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): number | Promise<number> {
+    if (req.url!.charCodeAt(0) !== SLASH && !toOriginForm(req)) return this.badTarget(req, res, exchange);
+    const host = req.headers.host;
+    if (host !== undefined && !isValidHost(host)) return this.badRequest(req, res, exchange, 'The Host header must be host[:port]');
     const url = req.url!;
     for (const { prefix, mount } of this.mounts) {
       if (url.startsWith(prefix)) return mount.handle(req, res, exchange);
@@ -106,6 +110,8 @@ export class Gateway {
   }
 
   private noRoute(req: IncomingMessage, res: ServerResponse, exchange: Exchange): number {
+    // The router cannot decode it, so no route could ever match: the client's mistake, not an unknown path.
+    if (isMalformedPath(req.url!)) return this.badTarget(req, res, exchange);
     const allowed = this.table.allowedMethods(req.url!);
     const owner = allowed.length > 0 ? this.table.match(allowed[0]!, req.url!) : null;
     const cors = owner?.kind === 'route' ? owner.value.cors : owner?.kind === 'preflight' ? this.preflights.get(owner.group)!.cors : this.defaultCors;
@@ -116,6 +122,16 @@ export class Gateway {
     }
     const error = new GatewayError('MethodNotAllowed', `${req.method} is not allowed here; allowed: ${allowed.join(', ')}`);
     return answerGatewayError(res, exchange, error.withHeaders([['allow', allowed.join(', ')]]));
+  }
+
+  /** 400 for a target that is not a path (`*`, `foo`) or not valid percent-encoding. */
+  private badTarget(req: IncomingMessage, res: ServerResponse, exchange: Exchange): number {
+    return this.badRequest(req, res, exchange, 'The request target must be a path such as /users/1, percent-encoded as UTF-8');
+  }
+
+  private badRequest(req: IncomingMessage, res: ServerResponse, exchange: Exchange, message: string): number {
+    this.addCors(req, exchange, this.defaultCors);
+    return answerGatewayError(res, exchange, new GatewayError('BadRequest', message));
   }
 
   /** Adds CORS headers for an allowed origin (the gateway's own answers get them too). */
@@ -136,20 +152,21 @@ export class Gateway {
     return 500;
   }
 
-  private logRequest(req: IncomingMessage, exchange: Exchange, status: number, started: number): void {
+  private logRequest(req: IncomingMessage, exchange: Exchange, status: number, started: number, res: ServerResponse): void {
     const url = req.url!;
     const query = url.indexOf('?');
-    this.services.logger.info(
-      {
-        reqId: exchange.requestId,
-        method: req.method,
-        path: query === -1 ? url : url.slice(0, query),
-        route: exchange.route,
-        handler: exchange.handler,
-        status,
-        ms: Math.round((performance.now() - started) * 1000) / 1000,
-      },
-      'request',
-    );
+    const line = {
+      reqId: exchange.requestId,
+      method: req.method,
+      path: query === -1 ? url : url.slice(0, query),
+      route: exchange.route,
+      handler: exchange.handler,
+      status,
+      ms: Math.round((performance.now() - started) * 1000) / 1000,
+    };
+    // The client went away (or the transfer broke) before the whole answer
+    // reached it: the status is what was meant, not what was received.
+    if (res.destroyed && !res.writableFinished) (line as { aborted?: boolean }).aborted = true;
+    this.services.logger.info(line, 'request');
   }
 }

@@ -81,13 +81,16 @@ function invoke(
 
   // At the timeout the gateway answers 504 itself (or breaks a response
   // already streaming) and aborts request.signal; the handler's late answer
-  // is dropped.
+  // is dropped. The request counts as done then (logged, no longer in
+  // flight), even if the handler never settles.
   let timedOut = false;
   let timeoutStatus = 0;
+  let settle: ((status: number) => void) | null = null;
   const deadline = deadlines.add(route.timeoutMs, () => {
     timedOut = true;
     abortRequest(request, timeoutError(route.timeoutMs));
     timeoutStatus = answerGatewayError(res, exchange, new GatewayError('Timeout', `The handler did not answer within ${route.timeoutMs} ms`));
+    settle?.(timeoutStatus);
   });
 
   const finish = (response: unknown, failure: unknown): number | Promise<number> => {
@@ -127,12 +130,18 @@ function invoke(
       route.action.handler(ctx, request as unknown as Request),
     );
   } catch (error) {
+    // A failure is answered at once: there is nothing for the timeout to cut short.
     return finish(undefined, error);
   }
-  return Promise.resolve(result).then(
+  const answered = Promise.resolve(result).then(
     (response) => finish(response, null),
     (error) => finish(undefined, error ?? new Error('The handler threw undefined')),
   );
+  // Settles when the answer is sent, or at the timeout if that comes first.
+  return new Promise<number>((resolve, reject) => {
+    settle = resolve;
+    answered.then(resolve, reject);
+  });
 }
 
 function send(services: ActionServices, req: IncomingMessage, res: ServerResponse, exchange: Exchange, route: CompiledRoute, response: Response): number | Promise<number> {

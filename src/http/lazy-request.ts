@@ -23,6 +23,8 @@ interface Internals {
   /** Why the request was aborted before anyone asked for the signal. */
   abortReason: unknown;
   stream: ReadableStream<Uint8Array> | undefined;
+  /** The stream was read to the end by text(), json()... */
+  streamRead: boolean;
   native: NativeRequestT | undefined;
 }
 
@@ -40,6 +42,7 @@ export class LazyRequest {
       controller: undefined,
       abortReason: undefined,
       stream: undefined,
+      streamRead: false,
       native: undefined,
     };
   }
@@ -51,7 +54,8 @@ export class LazyRequest {
   get url(): string {
     const internals = this[INTERNALS];
     if (internals.url === undefined) {
-      const host = internals.req.headers.host ?? 'localhost';
+      // HTTP/1.0 clients may leave Host out, and it may be empty.
+      const host = internals.req.headers.host || 'localhost';
       internals.url = `${schemeOf(internals.req)}://${host}${internals.req.url}`;
     }
     return internals.url;
@@ -85,12 +89,24 @@ export class LazyRequest {
   get body(): ReadableStream<Uint8Array> | null {
     const internals = this[INTERNALS];
     if (internals.body === null) return null;
-    if (internals.stream === undefined) internals.stream = internals.body.stream();
+    if (internals.stream === undefined) {
+      if (internals.body.bodyUsed) {
+        // Read already through text(), json()...: as with a native Request,
+        // the getter still answers, with a stream that cannot be read again.
+        internals.streamRead = true;
+        internals.stream = new ReadableStream({ start: (controller) => controller.error(new TypeError('Body is unusable: Body has already been read')) });
+      } else internals.stream = internals.body.stream();
+    }
     return internals.stream;
   }
 
   get bodyUsed(): boolean {
-    return this[INTERNALS].body?.bodyUsed ?? false;
+    const internals = this[INTERNALS];
+    if (internals.native) return internals.native.bodyUsed;
+    // Handing out the stream does not use the body; reading it does (a
+    // locked stream is the nearest observable sign of a reader).
+    if (internals.stream !== undefined) return internals.streamRead || internals.stream.locked;
+    return internals.body?.bodyUsed ?? false;
   }
 
   get cache(): RequestCache {
@@ -154,11 +170,12 @@ export class LazyRequest {
     return this.toNative().clone();
   }
 
-  /** A native Request with the same method, URL, headers and body stream. */
+  /** A native Request with the same method, URL, end-to-end headers and body stream. */
   toNative(): NativeRequestT {
     const internals = this[INTERNALS];
     if (!internals.native) {
-      const init: RequestInit & { duplex?: 'half' } = { method: this.method, headers: this.headers, signal: this.signal };
+      if (this.bodyUsed) throw new TypeError('Cannot construct a Request with a Request object that has already been used.');
+      const init: RequestInit & { duplex?: 'half' } = { method: this.method, headers: headersFromRaw(internals.req.rawHeaders, CONNECTION_HEADERS), signal: this.signal };
       if (internals.body !== null) {
         init.body = this.body;
         init.duplex = 'half';
@@ -176,6 +193,9 @@ export class LazyRequest {
       // GET, HEAD and OPTIONS have no body; reading it gives empty content.
       return Promise.resolve(Buffer.alloc(0));
     }
+    // `if (request.body) await request.json()`: once the stream was handed
+    // out, the bytes flow through it.
+    if (internals.stream !== undefined) return readStream(internals);
     return body.buffer();
   }
 
@@ -185,6 +205,20 @@ export class LazyRequest {
 }
 
 Object.setPrototypeOf(LazyRequest.prototype, NativeRequest.prototype);
+
+async function readStream(internals: Internals): Promise<Buffer> {
+  const stream = internals.stream!;
+  if (internals.streamRead || stream.locked) throw new TypeError('Body is unusable: Body has already been read');
+  internals.streamRead = true;
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks);
+}
 
 /** Aborts `request.signal` (client gone, or the route timed out). */
 export function abortRequest(request: LazyRequest, reason: unknown): void {
@@ -218,11 +252,21 @@ function schemeOf(req: IncomingMessage): string {
   return (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
 }
 
-function headersFromRaw(raw: string[]): Headers {
+function headersFromRaw(raw: string[], skip?: ReadonlySet<string>): Headers {
   const headers = new Headers();
-  for (let i = 0; i < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  for (let i = 0; i < raw.length; i += 2) {
+    if (skip === undefined || !skip.has(raw[i]!.toLowerCase())) headers.append(raw[i]!, raw[i + 1]!);
+  }
   return headers;
 }
+
+// Headers that describe the client's connection to the gateway, not the
+// message. The native Request is what `fetch(request)` re-sends, and
+// undici's fetch refuses a request carrying transfer-encoding, keep-alive,
+// upgrade, expect or a connection token other than close/keep-alive; Host
+// comes from the URL, so `new Request(otherUrl, request)` reaches the other
+// host instead of announcing this one. `request.headers` keeps them all.
+const CONNECTION_HEADERS: ReadonlySet<string> = new Set(['host', 'connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'expect', 'proxy-connection', 'te', 'trailer']);
 
 /** Re-points the prototype after fetch-globals installs its Request class. */
 export function inheritFrom(RequestClass: typeof globalThis.Request): void {

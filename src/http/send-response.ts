@@ -17,7 +17,11 @@ export interface SendOptions {
   limit: number;
   /** Gateway headers, flat name/value pairs (x-request-id, CORS...). */
   extraHeaders: readonly string[];
-  /** A token to append to the response's Vary header (`Origin` under CORS). */
+  /**
+   * `Origin` when the route has a CORS policy: appended to the response's
+   * Vary header, and the handler's own Access-Control-* headers are dropped
+   * (the gateway's policy answers; duplicates make browsers refuse).
+   */
   vary: string | null;
 }
 
@@ -72,19 +76,28 @@ export function sendResponse(res: ServerResponse, response: Response, options: S
   }
 
   appendExtra(headers, flags, options);
-  return writeBody(res, status, headers, body, stream, options);
+  return writeBody(res, status, reasonOf(state.init?.statusText), headers, body, stream, options);
 }
 
 function sendNative(response: InstanceType<typeof NativeResponse>, res: ServerResponse, options: SendOptions): SendOutcome | Promise<SendOutcome> {
   const headers: string[] = [];
   const flags = copyHeaders(response.headers, headers, options.vary);
   appendExtra(headers, flags, options);
-  return writeBody(res, response.status, headers, null, response.body, options);
+  return writeBody(res, response.status, reasonOf(response.statusText), headers, null, response.body, options);
+}
+
+/**
+ * The handler's status text for the status line; undefined lets Node use the
+ * standard reason phrase (an empty string would send a line without one).
+ */
+function reasonOf(statusText: string | undefined): string | undefined {
+  return statusText ? statusText : undefined;
 }
 
 function writeBody(
   res: ServerResponse,
   status: number,
+  reason: string | undefined,
   headers: string[],
   body: unknown,
   stream: ReadableStream<Uint8Array> | null,
@@ -92,7 +105,7 @@ function writeBody(
 ): SendOutcome | Promise<SendOutcome> {
   if (NO_BODY_STATUS.has(status)) {
     stream?.cancel().catch(() => {});
-    res.writeHead(status, headers);
+    res.writeHead(status, reason, headers);
     res.end();
     return { status };
   }
@@ -107,14 +120,14 @@ function writeBody(
     headers.push('content-length', String(length));
 
     if (body instanceof Blob && !options.head) {
-      if (length > 65_536) return pipeStream(res, status, headers, body.stream(), options.limit, false);
+      if (length > 65_536) return pipeStream(res, status, reason, headers, body.stream(), options.limit, false);
       return body.arrayBuffer().then((bytes) => {
-        res.writeHead(status, headers);
+        res.writeHead(status, reason, headers);
         res.end(Buffer.from(bytes));
         return { status };
       });
     }
-    res.writeHead(status, headers);
+    res.writeHead(status, reason, headers);
     if (options.head || length === 0 || body instanceof Blob) res.end();
     else res.end(typeof body === 'string' ? body : toBuffer(body as ArrayBuffer | ArrayBufferView));
     return { status };
@@ -122,22 +135,23 @@ function writeBody(
 
   if (options.head) {
     stream.cancel().catch(() => {});
-    res.writeHead(status, headers);
+    res.writeHead(status, reason, headers);
     res.end();
     return { status };
   }
-  return pipeStream(res, status, headers, stream, options.limit, true);
+  return pipeStream(res, status, reason, headers, stream, options.limit, true);
 }
 
 async function pipeStream(
   res: ServerResponse,
   status: number,
+  reason: string | undefined,
   headers: string[],
   stream: ReadableStream<Uint8Array>,
   limit: number,
   flushHead: boolean,
 ): Promise<SendOutcome> {
-  res.writeHead(status, headers);
+  res.writeHead(status, reason, headers);
   // A stream may take its time to produce its first chunk (server-sent
   // events): the client gets the head now.
   if (flushHead) res.flushHeaders();
@@ -204,6 +218,7 @@ function copyHeaders(init: HeadersInit | undefined, out: string[], vary: string 
   const add = (name: string, value: string) => {
     const lower = name.toLowerCase();
     if (DROPPED.has(lower)) return;
+    if (vary !== null && lower.startsWith('access-control-')) return;
     if (lower === 'content-type') flags |= HAS_CONTENT_TYPE;
     else if (lower === 'vary' && vary !== null && (flags & VARY_MERGED) === 0) {
       value = mergeVary(value, vary);

@@ -1,5 +1,5 @@
 import FindMyWay from 'find-my-way';
-import type { HttpMethod } from '../config/types.js';
+import { HTTP_METHODS, type HttpMethod } from '../config/types.js';
 
 // Route lookup for the compiled gateway. Each method has its own radix tree
 // (find-my-way): static paths beat `:param` paths beat prefixes, the longest
@@ -42,6 +42,8 @@ export class RouteTable<R> {
     querystringParser: () => NO_QUERY,
   });
   private readonly methods = new Set<HttpMethod>();
+  /** The methods of `methods` in the usual order (GET, POST, ...), so Allow reads the same whatever the config's order. */
+  private readonly allowOrder: readonly HttpMethod[];
   readonly groups: PathGroup<R>[] = [];
 
   /**
@@ -69,6 +71,7 @@ export class RouteTable<R> {
         this.register('OPTIONS', pattern, { kind: 'preflight', group });
       }
     }
+    this.allowOrder = HTTP_METHODS.filter((method) => this.methods.has(method));
   }
 
   /** The route for `method` at `path` (no query string). HEAD finds GET routes. */
@@ -87,7 +90,7 @@ export class RouteTable<R> {
   /** Methods some route answers at `path`, for a 405's Allow header. */
   allowedMethods(path: string): string[] {
     const allowed: string[] = [];
-    for (const method of this.methods) {
+    for (const method of this.allowOrder) {
       if (this.router.find(method as any, path) !== null) {
         allowed.push(method);
         if (method === 'GET') allowed.push('HEAD');

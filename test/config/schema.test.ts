@@ -325,3 +325,16 @@ test('a quoted number where a number belongs hints at the quotes', async () => {
   assert.equal(d.message, "cors.credentials must be true or false, not 'true'");
   assert.equal(d.hint, 'remove the quotes: a quoted value is always a string');
 });
+
+test('an admin key with a colon is schema/pattern: `Convex <key>:<identity>` would split it', async () => {
+  const result = await load(yaml`
+    version: 1
+    api:
+      adminKey: abcdefgh:ijklmnopqrst
+    routes: []
+  `);
+  assert.equal(result.config, null);
+  const d = only(result, 'schema/pattern');
+  assert.deepEqual([d.line, d.column], [3, 13]);
+  assert.match(d.message, /no spaces or colons/);
+});

@@ -5,10 +5,10 @@ import { functionNameOf } from '../../functions/references.js';
 import type { LoadedModules } from '../../functions/loader.js';
 import type { RegisteredFunction } from '../../functions/registration.js';
 import type { CompiledSchema } from '../../database/compiled-schema.js';
-import { DocumentApi, isIdOfTable } from '../../database/document-api.js';
+import { DocumentApi, idCheckFor } from '../../database/document-api.js';
 import type { ReadTx, Store, WriteTx } from '../../database/store.js';
 import { Query } from '../../database/query.js';
-import { runInLogScope } from '../../log/console-capture.js';
+import { enableAttribution, runInLogScope } from '../../log/console-capture.js';
 import type { StorageService } from '../../storage/storage-service.js';
 import type { StorageContext } from '../../storage/storage-context.js';
 import { callFunction } from '../call-function.js';
@@ -28,8 +28,14 @@ export interface LocalBackendOptions {
   production: boolean;
   /** Longest a query or mutation may run before it is abandoned. */
   transactionTimeoutMs: number;
-  /** ctx.storage for a caller; `mode` says which methods the context offers. */
-  storageFor(caller: Caller, mode: 'reader' | 'writer' | 'action'): StorageContext;
+  /**
+   * ctx.storage for a caller; `mode` says which methods the context offers.
+   * A mutation's context also gets the mutation's transaction: file metadata
+   * it writes (store, delete) belongs in it, since on SQLite a write of its
+   * own would queue on the single write lane behind the very mutation that
+   * waits for it.
+   */
+  storageFor(caller: Caller, mode: 'reader' | 'writer' | 'action', tx?: WriteTx): StorageContext;
 }
 
 type Kind = RegisteredFunction['kind'];
@@ -39,6 +45,8 @@ export class LocalBackend implements FunctionBackend {
   readonly description: string;
   private readonly argCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
   private readonly returnCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
+  /** v.id() in arguments and results: ids of this store's tables. */
+  private readonly isIdOfTable: (table: string, id: string) => boolean;
 
   constructor(
     private readonly store: Store,
@@ -48,6 +56,10 @@ export class LocalBackend implements FunctionBackend {
     private readonly options: LocalBackendOptions,
   ) {
     this.description = `local (${store.dialect})`;
+    this.isIdOfTable = idCheckFor(store);
+    // logLines need each call's console output tied to it, whoever built
+    // this backend (the server, or `portico run` alone).
+    if (modules.usesConsole) enableAttribution();
   }
 
   async call(request: CallRequest): Promise<CallResult> {
@@ -56,8 +68,8 @@ export class LocalBackend implements FunctionBackend {
       const fn = this.resolve(request.kind, request.name, request.caller);
       const args = this.checkArgs(fn, request.args);
       const scope = { requestId: request.caller.requestId, source: request.name, lines: request.caller.collectLogs ? logLines : null };
-      const value = await runInLogScope(scope, () => this.execute(fn, args, request.caller));
-      return { status: 'success', value: this.encodeResult(fn, request.name, value), logLines };
+      const value = await runInLogScope(scope, () => this.execute(fn, request.name, args, request.caller));
+      return { status: 'success', value, logLines };
     } catch (error) {
       return { status: 'error', ...describeFailure(error, request.caller.requestId, this.options.production), logLines };
     }
@@ -88,7 +100,7 @@ export class LocalBackend implements FunctionBackend {
   private checkArgs(fn: RegisteredFunction, encoded: JSONValue): Record<string, Value> {
     if (fn.args !== null) {
       let check = this.argCheckers.get(fn);
-      if (!check) this.argCheckers.set(fn, (check = compileObjectValidator(fn.args, { isIdOfTable })));
+      if (!check) this.argCheckers.set(fn, (check = compileObjectValidator(fn.args, { isIdOfTable: this.isIdOfTable })));
       const result = check(encoded);
       if (!result.ok) throw new FunctionCallError(result.message);
     }
@@ -106,23 +118,28 @@ export class LocalBackend implements FunctionBackend {
     const encoded = convexToJson((value === undefined ? null : value) as Value);
     if (fn.returns !== null) {
       let check = this.returnCheckers.get(fn);
-      if (!check) this.returnCheckers.set(fn, (check = compileValidator(fn.returns, { isIdOfTable })));
+      if (!check) this.returnCheckers.set(fn, (check = compileValidator(fn.returns, { isIdOfTable: this.isIdOfTable })));
       const result = check(encoded);
       if (!result.ok) throw new Error(`ReturnsValidationError: ${name} returned a value that does not match its returns validator: ${result.message}`);
     }
     return encoded;
   }
 
-  private execute(fn: RegisteredFunction, args: Record<string, Value>, caller: Caller): Promise<unknown> {
+  /**
+   * Runs a function and encodes its result. A result that cannot be encoded
+   * or fails its returns validator fails the function, so the check runs
+   * inside the transaction: such a mutation commits nothing.
+   */
+  private execute(fn: RegisteredFunction, name: string, args: Record<string, Value>, caller: Caller): Promise<JSONValue> {
     switch (fn.kind) {
       case 'query':
-        return this.store.read((tx) => this.withTimeout(fn, () => fn.handler(this.queryCtx(tx, caller), args)));
+        return this.store.read((tx) => this.withTimeout(fn, async () => this.encodeResult(fn, name, await fn.handler(this.queryCtx(tx, caller), args))));
       case 'mutation':
-        return this.store.write((tx) => Promise.resolve(fn.handler(this.mutationCtx(tx, caller), args)), {
+        return this.store.write(async (tx) => this.encodeResult(fn, name, await fn.handler(this.mutationCtx(tx, caller), args)), {
           timeoutMs: this.options.transactionTimeoutMs,
         });
       case 'action':
-        return Promise.resolve(fn.handler(this.actionCtx(caller), args));
+        return Promise.resolve(fn.handler(this.actionCtx(caller), args)).then((value) => this.encodeResult(fn, name, value));
     }
   }
 
@@ -146,19 +163,31 @@ export class LocalBackend implements FunctionBackend {
       db: new DocumentApi(this.store, tx, this.schema, false),
       auth: { getUserIdentity: () => caller.identity.get() },
       storage: this.options.storageFor(caller, 'reader'),
-      runQuery: (reference: unknown, args?: Record<string, unknown>) => this.inline('query', reference, args, inner, (fn, a) => fn.handler(this.queryCtx(tx, caller), a)),
+      runQuery: (reference: unknown, args?: Record<string, unknown>) =>
+        this.inline('query', reference, args, inner, async (fn, a, settle) => settle(await fn.handler(this.queryCtx(tx, caller), a))),
     };
   }
 
   private mutationCtx(tx: WriteTx, caller: Caller) {
     const inner: Caller = { ...caller, internal: true };
+    // Savepoints nest but cannot interleave: rolling one back undoes
+    // everything written since it began. So nested mutations started
+    // together (Promise.all) run one after another, each in its own.
+    let nested: Promise<unknown> = Promise.resolve();
+    const runMutation = (reference: unknown, args?: Record<string, unknown>) => {
+      const run = nested.then(() =>
+        this.inline('mutation', reference, args, inner, (fn, a, settle) => tx.savepoint(async () => settle(await fn.handler(this.mutationCtx(tx, caller), a)))),
+      );
+      nested = run.catch(() => {});
+      return run;
+    };
     return {
       db: new DocumentApi(this.store, tx, this.schema, true),
       auth: { getUserIdentity: () => caller.identity.get() },
-      storage: this.options.storageFor(caller, 'writer'),
-      runQuery: (reference: unknown, args?: Record<string, unknown>) => this.inline('query', reference, args, inner, (fn, a) => fn.handler(this.queryCtx(tx, caller), a)),
-      runMutation: (reference: unknown, args?: Record<string, unknown>) =>
-        this.inline('mutation', reference, args, inner, (fn, a) => tx.savepoint(async () => fn.handler(this.mutationCtx(tx, caller), a))),
+      storage: this.options.storageFor(caller, 'writer', tx),
+      runQuery: (reference: unknown, args?: Record<string, unknown>) =>
+        this.inline('query', reference, args, inner, async (fn, a, settle) => settle(await fn.handler(this.queryCtx(tx, caller), a))),
+      runMutation,
     };
   }
 
@@ -176,19 +205,19 @@ export class LocalBackend implements FunctionBackend {
   /**
    * A call made from inside a query or mutation: same transaction, and the
    * values still cross an encode/decode boundary so the callee cannot share
-   * objects with its caller.
+   * objects with its caller. `run` calls `settle` with the callee's result
+   * where a failure must undo the callee's writes (inside its savepoint).
    */
   private async inline(
     kind: Kind,
     reference: unknown,
     args: Record<string, unknown> | undefined,
     caller: Caller,
-    run: (fn: RegisteredFunction, args: Record<string, Value>) => unknown,
+    run: (fn: RegisteredFunction, args: Record<string, Value>, settle: (value: unknown) => JSONValue) => Promise<JSONValue>,
   ): Promise<Value> {
     const name = functionNameOf(reference);
     const fn = this.resolve(kind, name, caller);
     const decoded = this.checkArgs(fn, convexToJson((args ?? {}) as Value));
-    const result = await run(fn, decoded);
-    return jsonToConvex(this.encodeResult(fn, name, result));
+    return jsonToConvex(await run(fn, decoded, (value) => this.encodeResult(fn, name, value)));
   }
 }

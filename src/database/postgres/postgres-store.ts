@@ -17,6 +17,7 @@ import { PostgresTx, type PostgresCatalog } from './postgres-tx.js';
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 60;
 const DDL_LOCK = 0x706f7274; // "port"
+const SCHEMA_CHANNEL = 'portico_schema';
 
 const METADATA_DDL = `
   CREATE TABLE IF NOT EXISTS _portico_tables (name TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE);
@@ -44,11 +45,32 @@ export class PostgresStore implements Store, PostgresCatalog {
       await store.ddl(async (client) => {
         await client.query(METADATA_DDL);
       });
+      // Every table so far, so that synchronous id checks (normalizeId,
+      // v.id) know them from the first request on.
+      const { rows } = await pool.query<{ name: string; number: number }>('SELECT name, number FROM _portico_tables');
+      for (const row of rows) store.remember(row.name, row.number);
+      await store.listen(url);
     } catch (error) {
-      await pool.end();
+      await store.close();
       throw error;
     }
     return store;
+  }
+
+  private listener: pg.Client | null = null;
+
+  /**
+   * Instances sharing the database learn of each other's schema changes:
+   * one that adds or drops an index notifies, the others drop their cached
+   * index lists, so their next writes fill the new key columns too.
+   */
+  private async listen(url: string): Promise<void> {
+    const listener = new pg.Client({ connectionString: url });
+    listener.on('error', () => {});
+    listener.on('notification', () => this.indexCache.clear());
+    await listener.connect();
+    await listener.query(`LISTEN ${SCHEMA_CHANNEL}`);
+    this.listener = listener;
   }
 
   // --- catalog ------------------------------------------------------------
@@ -75,6 +97,10 @@ export class PostgresStore implements Store, PostgresCatalog {
     return rows[0].name;
   }
 
+  cachedTableName(number: number): string | undefined {
+    return this.names.get(number);
+  }
+
   async create(table: string): Promise<number> {
     return this.ddl((client) => this.createWith(client, table));
   }
@@ -98,7 +124,10 @@ export class PostgresStore implements Store, PostgresCatalog {
 
   async applySchema(tables: readonly { name: string; indexes: IndexSpec[] }[]): Promise<void> {
     await this.ddl(async (client) => {
-      for (const table of tables) await this.syncIndexes(client, table.name, table.indexes);
+      let changed = false;
+      for (const table of tables) changed = (await this.syncIndexes(client, table.name, table.indexes)) || changed;
+      // Delivered at commit to every instance listening (see listen()).
+      if (changed) await client.query(`NOTIFY ${SCHEMA_CHANNEL}`);
     });
     for (const table of tables) await this.indexes(table.name);
   }
@@ -173,6 +202,7 @@ export class PostgresStore implements Store, PostgresCatalog {
   }
 
   async close(): Promise<void> {
+    await this.listener?.end().catch(() => {});
     await this.pool.end();
   }
 
@@ -247,17 +277,19 @@ export class PostgresStore implements Store, PostgresCatalog {
   }
 
   /** Adds (and backfills) or drops key columns so the table's indexes match `wanted`. */
-  private async syncIndexes(client: pg.PoolClient, table: string, wanted: readonly IndexSpec[]): Promise<void> {
+  private async syncIndexes(client: pg.PoolClient, table: string, wanted: readonly IndexSpec[]): Promise<boolean> {
     await this.createWith(client, table);
     this.indexCache.delete(table);
     const { rows } = await client.query<{ index_name: string; fields: string }>('SELECT index_name, fields FROM _portico_indexes WHERE table_name = $1', [table]);
     const current = new Map(rows.map((row) => [row.index_name, JSON.parse(row.fields) as string[]]));
+    let changed = false;
     for (const [name, fields] of current) {
       const next = wanted.find((index) => index.name === name);
       if (next && JSON.stringify(next.fields) === JSON.stringify(fields)) continue;
       await client.query(`DROP INDEX IF EXISTS ${sqlIndexName(table, name)}; ALTER TABLE ${sqlTable(table)} DROP COLUMN IF EXISTS ${sqlKeyColumn(name)};`);
       await client.query('DELETE FROM _portico_indexes WHERE table_name = $1 AND index_name = $2', [table, name]);
       current.delete(name);
+      changed = true;
     }
     for (const index of wanted) {
       if (current.has(index.name)) continue;
@@ -269,8 +301,10 @@ export class PostgresStore implements Store, PostgresCatalog {
       }
       await client.query(`CREATE INDEX IF NOT EXISTS ${sqlIndexName(table, index.name)} ON ${sqlTable(table)} (${sqlKeyColumn(index.name)})`);
       await client.query('INSERT INTO _portico_indexes (table_name, index_name, fields) VALUES ($1, $2, $3)', [table, index.name, JSON.stringify(index.fields)]);
+      changed = true;
     }
     this.indexCache.delete(table);
+    return changed;
   }
 
   private remember(table: string, number: number): void {

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { IndexSpec, ReadTx, Store, WriteOptions, WriteTx } from '../store.js';
-import { METADATA_DDL, SqliteCatalog } from './sqlite-catalog.js';
+import { METADATA_DDL, SqliteCatalog, type CatalogView, type CreatedTable } from './sqlite-catalog.js';
 import { SqliteTx, StatementCache } from './sqlite-tx.js';
 import { WriteLane } from './write-lane.js';
 
@@ -20,6 +20,7 @@ export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
   private readonly writer: Database.Database;
   private readonly writerStatements: StatementCache;
+  private readonly writerView: CatalogView;
   private readonly lane: WriteLane;
   private readonly catalog = new SqliteCatalog();
   private readonly idleReaders: StatementCache[] = [];
@@ -34,27 +35,54 @@ export class SqliteStore implements Store {
     this.writer.pragma('busy_timeout = 5000');
     this.writer.exec(METADATA_DDL);
     this.writerStatements = new StatementCache(this.writer);
-    this.lane = new WriteLane(this.writer);
+    this.writerView = { statements: this.writerStatements, since: null };
+    this.catalog.load(this.writerStatements);
+    this.schemaVersion = this.readSchemaVersion();
+    this.lane = new WriteLane(this.writer, () => this.noticeSchemaChanges());
+  }
+
+  private schemaVersion: number;
+
+  private readSchemaVersion(): number {
+    return this.writer.pragma('schema_version', { simple: true }) as number;
+  }
+
+  /**
+   * Other processes on the same file (--workers) may add or drop an index;
+   * SQLite counts schema changes, so one pragma per write batch tells this
+   * process to re-read its index lists before it writes.
+   */
+  private noticeSchemaChanges(): void {
+    const version = this.readSchemaVersion();
+    if (version === this.schemaVersion) return;
+    this.schemaVersion = version;
+    this.catalog.forgetIndexes();
   }
 
   async tableNumber(table: string): Promise<number | null> {
-    return this.catalog.numberOf(this.writer, table);
+    return this.catalog.numberOf(this.writerView, table);
   }
 
   async tableName(number: number): Promise<string | null> {
-    return this.catalog.nameOf(this.writer, number);
+    return this.catalog.nameOf(this.writerView, number);
+  }
+
+  cachedTableName(number: number): string | undefined {
+    return this.catalog.cachedName(number);
   }
 
   indexesOf(table: string): readonly IndexSpec[] | null {
-    return this.catalog.exists(this.writer, table) ? this.catalog.indexes(this.writer, table) : null;
+    return this.catalog.exists(this.writerView, table) ? this.catalog.indexes(this.writerView, table) : null;
   }
 
   async applySchema(tables: readonly { name: string; indexes: IndexSpec[] }[]): Promise<void> {
+    const created: CreatedTable[] = [];
     const changed = await this.lane.submit(async () => {
       let any = false;
-      for (const table of tables) any = this.catalog.syncIndexes(this.writer, table.name, table.indexes) || any;
+      for (const table of tables) any = this.catalog.syncIndexes(this.writerView, table.name, table.indexes, created) || any;
       return any;
     }, 10 * 60_000);
+    this.catalog.committedTables(created);
     if (changed) {
       this.writerStatements.clear();
       for (const reader of this.allReaders) reader.clear();
@@ -63,7 +91,8 @@ export class SqliteStore implements Store {
 
   async read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> {
     const reader = await this.acquireReader();
-    const tx = new SqliteTx(reader, this.catalog);
+    // Taken before the snapshot begins: tables the catalog learns of later may be missing from it.
+    const tx = new SqliteTx(reader, this.catalog, this.catalog.tick);
     reader.db.exec('BEGIN');
     try {
       return await fn(tx);
@@ -75,15 +104,17 @@ export class SqliteStore implements Store {
   }
 
   write<T>(fn: (tx: WriteTx) => Promise<T>, options: WriteOptions): Promise<T> {
-    const tx = new SqliteTx(this.writerStatements, this.catalog);
-    return this.lane.submit(() => fn(tx), options.timeoutMs).then(
+    const tx = new SqliteTx(this.writerStatements, this.catalog, null);
+    // A mutation that runs out of time is closed before the lane moves on,
+    // so code it still runs cannot write into the next mutation's savepoint.
+    return this.lane.submit(() => fn(tx), options.timeoutMs, () => tx.close()).then(
       (value) => {
         tx.close();
+        this.catalog.committedTables(tx.created);
         return value;
       },
       (error) => {
         tx.close();
-        for (const table of tx.created) this.catalog.forget(table);
         throw error;
       },
     );

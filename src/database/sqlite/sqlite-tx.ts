@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { CatalogView, CreatedTable } from './sqlite-catalog.js';
 import { indexKey, creationKey } from '../index-keys.js';
 import {
   CREATION_INDEX,
@@ -20,12 +21,12 @@ import {
 
 export interface TableCatalog {
   /** Whether the table exists (as seen by this connection). */
-  exists(db: Database.Database, table: string): boolean;
-  numberOf(db: Database.Database, table: string): number | null;
+  exists(view: CatalogView, table: string): boolean;
+  numberOf(view: CatalogView, table: string): number | null;
   /** Its user indexes. */
-  indexes(db: Database.Database, table: string): readonly IndexSpec[];
+  indexes(view: CatalogView, table: string): readonly IndexSpec[];
   /** Creates the table within the current transaction, for a first insert. */
-  create(db: Database.Database, table: string): number;
+  create(view: CatalogView, table: string, created: CreatedTable[]): number;
 }
 
 export class StatementCache {
@@ -52,13 +53,18 @@ interface Row {
 export class SqliteTx implements WriteTx {
   private closed = false;
   private depth = 0;
+  private readonly view: CatalogView;
+  /** Tables this transaction created (and did not roll back): the store remembers them once it commits. */
+  readonly created: CreatedTable[] = [];
 
+  /** `since`: for a read snapshot, the catalog tick when it began; null for the write connection. */
   constructor(
     private readonly statements: StatementCache,
     private readonly catalog: TableCatalog,
-    /** Tables this transaction created, forgotten again if it rolls back. */
-    readonly created: string[] = [],
-  ) {}
+    since: number | null,
+  ) {
+    this.view = { statements, since };
+  }
 
   close(): void {
     this.closed = true;
@@ -66,50 +72,29 @@ export class SqliteTx implements WriteTx {
 
   async get(table: string, id: string): Promise<StoredDocument | null> {
     this.check();
-    if (!this.catalog.exists(this.statements.db, table)) return null;
+    if (!this.catalog.exists(this.view, table)) return null;
     const row = this.statements.get(`SELECT id, creation_time, doc FROM ${sqlTable(table)} WHERE id = ?`).get(id) as Row | undefined;
     return row ? { id: row.id, creationTime: row.creation_time, json: row.doc } : null;
   }
 
   async scan(request: ScanRequest): Promise<ScannedDocument[]> {
     this.check();
-    if (!this.catalog.exists(this.statements.db, request.table)) return [];
-    const column = sqlKeyColumn(request.index);
-    const where: string[] = [];
-    const params: unknown[] = [];
-    const { range } = request;
-    if (range.lower) {
-      where.push(`${column} ${range.lowerInclusive ? '>=' : '>'} ?`);
-      params.push(range.lower);
-    }
-    if (range.upper) {
-      where.push(`${column} ${range.upperInclusive ? '<=' : '<'} ?`);
-      params.push(range.upper);
-    }
-    params.push(request.limit);
-    const sql =
-      `SELECT id, creation_time, doc, ${column} AS k FROM ${sqlTable(request.table)}` +
-      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-      ` ORDER BY ${column} ${request.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`;
+    if (!this.catalog.exists(this.view, request.table)) return [];
+    const { sql, params } = scanStatement(request);
     const rows = this.statements.get(sql).all(...params) as Row[];
     return rows.map((row) => ({ id: row.id, creationTime: row.creation_time, json: row.doc, key: row.k! }));
   }
 
   async ensureTable(table: string): Promise<number> {
     this.check();
-    const { db } = this.statements;
-    const known = this.catalog.numberOf(db, table);
-    if (known !== null) return known;
     // Created inside this transaction: it disappears if the transaction rolls back.
-    this.created.push(table);
-    return this.catalog.create(db, table);
+    return this.catalog.create(this.view, table, this.created);
   }
 
   async insert(table: string, document: DocumentWrite): Promise<void> {
     this.check();
-    const { db } = this.statements;
     await this.ensureTable(table);
-    const indexes = this.catalog.indexes(db, table);
+    const indexes = this.catalog.indexes(this.view, table);
     const columns = ['id', 'creation_time', 'doc', sqlKeyColumn(CREATION_INDEX), ...indexes.map((index) => sqlKeyColumn(index.name))];
     const values: unknown[] = [document.id, document.creationTime, document.json, creationKey(document.creationTime, document.id)];
     for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
@@ -118,8 +103,7 @@ export class SqliteTx implements WriteTx {
 
   async replace(table: string, document: DocumentWrite): Promise<void> {
     this.check();
-    const { db } = this.statements;
-    const indexes = this.catalog.indexes(db, table);
+    const indexes = this.catalog.indexes(this.view, table);
     const sets = ['doc = ?', ...indexes.map((index) => `${sqlKeyColumn(index.name)} = ?`)];
     const values: unknown[] = [document.json];
     for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
@@ -130,7 +114,7 @@ export class SqliteTx implements WriteTx {
 
   async delete(table: string, id: string): Promise<boolean> {
     this.check();
-    if (!this.catalog.exists(this.statements.db, table)) return false;
+    if (!this.catalog.exists(this.view, table)) return false;
     return this.statements.get(`DELETE FROM ${sqlTable(table)} WHERE id = ?`).run(id).changes === 1;
   }
 
@@ -138,6 +122,7 @@ export class SqliteTx implements WriteTx {
     this.check();
     const name = `nested_${++this.depth}`;
     const { db } = this.statements;
+    const createdBefore = this.created.length;
     db.exec(`SAVEPOINT ${name}`);
     try {
       const value = await fn();
@@ -147,6 +132,8 @@ export class SqliteTx implements WriteTx {
       if (!this.closed) {
         db.exec(`ROLLBACK TO ${name}`);
         db.exec(`RELEASE ${name}`);
+        // Tables created inside the savepoint are gone again.
+        this.created.length = createdBefore;
       }
       throw error;
     } finally {
@@ -157,4 +144,30 @@ export class SqliteTx implements WriteTx {
   private check(): void {
     if (this.closed) throw new Error('This transaction is over: the function ran past its time limit or kept using ctx.db after it returned');
   }
+}
+
+/**
+ * The SQL of an index range scan: a range over one key column, ordered by
+ * it, which SQLite answers from that column's index. Exported so the plan
+ * of exactly this statement can be checked (EXPLAIN QUERY PLAN).
+ */
+export function scanStatement(request: ScanRequest): { sql: string; params: unknown[] } {
+  const column = sqlKeyColumn(request.index);
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const { range } = request;
+  if (range.lower) {
+    where.push(`${column} ${range.lowerInclusive ? '>=' : '>'} ?`);
+    params.push(range.lower);
+  }
+  if (range.upper) {
+    where.push(`${column} ${range.upperInclusive ? '<=' : '<'} ?`);
+    params.push(range.upper);
+  }
+  params.push(request.limit);
+  const sql =
+    `SELECT id, creation_time, doc, ${column} AS k FROM ${sqlTable(request.table)}` +
+    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY ${column} ${request.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`;
+  return { sql, params };
 }

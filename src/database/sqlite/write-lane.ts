@@ -14,6 +14,7 @@ import { TransactionTimeoutError } from '../store.js';
 interface Job {
   run: () => Promise<unknown>;
   timeoutMs: number;
+  onTimeout: (() => void) | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -26,12 +27,20 @@ export class WriteLane {
   private queue: Job[] = [];
   private draining = false;
 
-  constructor(private readonly db: Database.Database) {}
+  /** @param onBatchStart runs once the batch holds the write lock, before any mutation. */
+  constructor(
+    private readonly db: Database.Database,
+    private readonly onBatchStart: () => void = () => {},
+  ) {}
 
-  /** Queues `run` (which uses the write connection) and resolves after its commit. */
-  submit<T>(run: () => Promise<T>, timeoutMs: number): Promise<T> {
+  /**
+   * Queues `run` (which uses the write connection) and resolves after its
+   * commit. `onTimeout` runs, before the lane moves on, if `run` is
+   * abandoned for taking longer than `timeoutMs`.
+   */
+  submit<T>(run: () => Promise<T>, timeoutMs: number, onTimeout?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, timeoutMs, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ run, timeoutMs, onTimeout, resolve: resolve as (value: unknown) => void, reject });
       if (!this.draining) {
         this.draining = true;
         // Let the requests already waiting on the event loop queue their
@@ -63,6 +72,7 @@ export class WriteLane {
     const { db } = this;
     try {
       db.exec('BEGIN IMMEDIATE');
+      this.onBatchStart();
     } catch (error) {
       return batch.map(() => ({ ok: false, error }));
     }
@@ -99,7 +109,10 @@ export class WriteLane {
       // A mutation that does not finish in time is rolled back; its code may
       // still be running, but its transaction handle is closed by then, so
       // its later reads and writes throw.
-      const timer = setTimeout(() => finish({ ok: false, error: new TransactionTimeoutError(`Mutation did not finish within ${job.timeoutMs} ms`) }), job.timeoutMs);
+      const timer = setTimeout(() => {
+        job.onTimeout?.();
+        finish({ ok: false, error: new TransactionTimeoutError(`Mutation did not finish within ${job.timeoutMs} ms`) });
+      }, job.timeoutMs);
       job.run().then(
         (value) => finish({ ok: true, value }),
         (error) => finish({ ok: false, error }),

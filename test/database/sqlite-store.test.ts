@@ -1,0 +1,41 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SqliteStore } from '../../src/database/sqlite/sqlite-store.js';
+import { scanStatement } from '../../src/database/sqlite/sqlite-tx.js';
+import { storeContract } from './store-contract.js';
+
+// The Store contract on embedded SQLite: a fresh database file per test.
+// Index use is read from EXPLAIN QUERY PLAN of the exact statement a scan runs.
+
+storeContract('SQLite', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'portico-sqlite-store-'));
+  const file = path.join(dir, 'db.sqlite');
+  const store = new SqliteStore(file);
+  return {
+    store,
+    async explain(request) {
+      const db = new Database(file, { readonly: true });
+      try {
+        const { sql, params } = scanStatement(request);
+        const rows = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[];
+        return rows.map((row) => row.detail).join('\n');
+      } finally {
+        db.close();
+      }
+    },
+    // e.g. `SEARCH t_messages USING INDEX t_messages__by_author (k_by_author>? AND k_by_author<?)`;
+    // a table scan reads `SCAN t_messages` and a sort `USE TEMP B-TREE FOR ORDER BY`.
+    usesIndex(plan, table, indexName) {
+      return plan.includes(`USING INDEX ${indexName}`) && !plan.includes('TEMP B-TREE') && !new RegExp(`SCAN t_${table}$`, 'm').test(plan);
+    },
+    async openAnother() {
+      return new SqliteStore(file);
+    },
+    async close() {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+});
