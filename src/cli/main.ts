@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isEnvironmentError, StartupError } from '../server/startup-error.js';
 import { EXIT, UsageError, type Command, type Io } from './command.js';
 
 // Dispatches `portico <command> ...` and returns the exit code. A user's
@@ -46,6 +47,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     if (error instanceof UsageError) {
       io.err(`portico ${command.name}: ${error.message}\nusage: ${command.usage}\n`);
       return EXIT.usage;
+    }
+    // The machine refused something (a folder that cannot be written, a
+    // full disk): the operator's to fix, said in one line, not a bug's stack.
+    if (error instanceof StartupError || isEnvironmentError(error)) {
+      io.err(`portico ${command.name}: ${error.message}\n`);
+      return EXIT.failed;
     }
     throw error;
   }

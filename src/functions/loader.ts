@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { isHttpAction, isRegisteredFunction, type HttpAction, type RegisteredFunction } from './registration.js';
 import { moduleNameOf } from './names.js';
+import { installConsoleCapture } from '../log/console-capture.js';
 
 // Loads the user's function modules. The whole folder is bundled with esbuild
 // into one build directory per load, then imported:
@@ -27,6 +28,11 @@ export interface LoadedModules {
   schema: unknown;
   /** Whether the user's code calls console.* (see log/console-capture.ts). */
   usesConsole: boolean;
+  /**
+   * Modules that do not build or throw while loading, with where and why.
+   * The others are loaded, so their own problems can be reported too.
+   */
+  problems: ReadonlyMap<string, SourceProblem[]>;
 }
 
 export interface SourceProblem {
@@ -36,14 +42,10 @@ export interface SourceProblem {
   message: string;
 }
 
-/** The user's code does not build or throws while loading. */
-export class ModuleLoadError extends Error {
-  override name = 'ModuleLoadError';
-  constructor(
-    message: string,
-    readonly problems: SourceProblem[],
-  ) {
-    super(message);
+/** esbuild's refusal to build, as problems at the user's lines. */
+class BuildFailed extends Error {
+  constructor(readonly problems: SourceProblem[]) {
+    super(problems[0]?.message ?? 'the modules do not build');
   }
 }
 
@@ -56,33 +58,43 @@ const SELF_ENTRY = new URL(`../index${path.extname(new URL(import.meta.url).path
 
 let loadCounter = 0;
 
-/** Finds, bundles and imports every module under `functionsDir`. */
+/**
+ * Finds, bundles and imports every module under `functionsDir`. Problems in
+ * the user's code (a syntax error, a module that throws at import) are
+ * returned per module, not thrown; only the machine failing (a build folder
+ * that cannot be written) throws.
+ */
 export async function loadModules(functionsDir: string, buildRoot: string): Promise<LoadedModules> {
   enableSourceMaps();
+  // Module code runs at import: its console output must not reach stdout raw.
+  installConsoleCapture();
   const files = await listModuleFiles(functionsDir);
   const modules = new Map<string, Record<string, unknown>>();
   const functions = new Map<string, RegisteredFunction>();
   const httpActions = new Map<string, HttpAction>();
-  if (files.length === 0) return { functionsDir, modules, functions, httpActions, schema: undefined, usesConsole: false };
+  const problems = new Map<string, SourceProblem[]>();
+  const empty = () => ({ functionsDir, modules, functions, httpActions, schema: undefined, usesConsole: false, problems });
+  if (files.length === 0) return empty();
 
-  const seen = new Map<string, string>();
+  const byName = new Map<string, string>();
   for (const file of files) {
     const name = moduleNameOf(path.relative(functionsDir, file));
-    const other = seen.get(name);
-    if (other) {
-      throw new ModuleLoadError(`Two files define module "${name}"`, [
-        { file, line: 1, column: 1, message: `module "${name}" is also defined by ${path.relative(functionsDir, other)}` },
-      ]);
-    }
-    seen.set(name, file);
+    const other = byName.get(name);
+    if (other) problems.set(name, [{ file, line: 1, column: 1, message: `module "${name}" is also defined by ${path.relative(functionsDir, other)}` }]);
+    else byName.set(name, file);
   }
+  const nameOf = new Map([...byName].map(([name, file]) => [file, name]));
 
   const buildDir = path.join(buildRoot, `${Date.now().toString(36)}-${process.pid}-${++loadCounter}`);
-  const outputs = await bundle(files, functionsDir, buildDir);
+  const { built, outputs } = await bundleWhatBuilds([...byName.values()].filter((file) => !problems.has(nameOf.get(file)!)), functionsDir, buildDir, (file, found) => {
+    problems.set(nameOf.get(file)!, found);
+  });
+  if (built.length === 0) return empty();
   // npm packages are not in the bundle, so this sees the project's own code only.
   const usesConsole = outputs.some((code) => /\bconsole\s*\.\s*(log|info|warn|error|debug)\b/.test(code));
 
-  for (const [name, file] of seen) {
+  for (const file of built) {
+    const name = nameOf.get(file)!;
     const output = path.join(buildDir, path.relative(functionsDir, file).replace(MODULE_EXTENSIONS, '.mjs'));
     let namespace: Record<string, unknown>;
     try {
@@ -91,9 +103,8 @@ export async function loadModules(functionsDir: string, buildRoot: string): Prom
       // A diagnostic is one line (FILE:LINE:COL: error: MESSAGE): the
       // location already says where, and the loader's own frames say nothing.
       const thrown = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-      throw new ModuleLoadError(`Module "${name}" threw while loading: ${thrown}`, [
-        { ...locate(error, file), message: `Uncaught ${thrown}`.replace(/\s*\n\s*/g, ' ') },
-      ]);
+      problems.set(name, [{ ...locate(error, file), message: `Uncaught ${thrown}`.replace(/\s*\n\s*/g, ' ') }]);
+      continue;
     }
     modules.set(name, namespace);
     for (const [exportName, value] of Object.entries(namespace)) {
@@ -103,17 +114,62 @@ export async function loadModules(functionsDir: string, buildRoot: string): Prom
     }
   }
   void pruneOldBuilds(buildRoot, path.basename(buildDir));
-  return { functionsDir, modules, functions, httpActions, schema: modules.get('schema')?.default, usesConsole };
+  return { functionsDir, modules, functions, httpActions, schema: modules.get('schema')?.default, usesConsole, problems };
 }
 
-/** Bundles the modules into `buildDir`; returns the code of every output file. */
-async function bundle(files: string[], functionsDir: string, buildDir: string): Promise<string[]> {
-  await mkdir(buildDir, { recursive: true });
+/**
+ * Bundles the modules that build. When the whole set fails, the modules
+ * whose own files hold the errors are set aside and the rest built again;
+ * if the errors sit in a shared file that is not a module, each module is
+ * tried alone to find the ones it breaks. This only runs when something is
+ * wrong, and it lets one syntax error leave every other module checked.
+ */
+async function bundleWhatBuilds(
+  files: string[],
+  functionsDir: string,
+  buildDir: string,
+  failed: (file: string, problems: SourceProblem[]) => void,
+): Promise<{ built: string[]; outputs: string[] }> {
+  let remaining = files;
+  while (remaining.length > 0) {
+    try {
+      return { built: remaining, outputs: await bundle(remaining, functionsDir, buildDir) };
+    } catch (error) {
+      if (!(error instanceof BuildFailed)) throw error;
+      const guilty = remaining.filter((file) => error.problems.some((problem) => problem.file === file));
+      if (guilty.length > 0) {
+        for (const file of guilty) failed(file, error.problems.filter((problem) => problem.file === file));
+        remaining = remaining.filter((file) => !guilty.includes(file));
+        continue;
+      }
+      const alone: string[] = [];
+      for (const file of remaining) {
+        try {
+          await bundle([file], functionsDir, null);
+          alone.push(file);
+        } catch (single) {
+          if (!(single instanceof BuildFailed)) throw single;
+          failed(file, single.problems);
+        }
+      }
+      if (alone.length === remaining.length) throw error;
+      remaining = alone;
+    }
+  }
+  return { built: [], outputs: [] };
+}
+
+/**
+ * Bundles the modules into `buildDir` (or only checks that they build, with
+ * null); returns the code of every output file.
+ */
+async function bundle(files: string[], functionsDir: string, buildDir: string | null): Promise<string[]> {
+  if (buildDir !== null) await mkdir(buildDir, { recursive: true });
   try {
     const result = await esbuild.build({
       entryPoints: files,
       outbase: functionsDir,
-      outdir: buildDir,
+      outdir: buildDir ?? path.join(functionsDir, '.portico-check'),
       bundle: true,
       splitting: true,
       format: 'esm',
@@ -138,6 +194,7 @@ async function bundle(files: string[], functionsDir: string, buildDir: string): 
       write: false,
     });
     const code: string[] = [];
+    if (buildDir === null) return code;
     for (const output of result.outputFiles) {
       await mkdir(path.dirname(output.path), { recursive: true });
       await writeFile(output.path, output.contents);
@@ -153,7 +210,7 @@ async function bundle(files: string[], functionsDir: string, buildDir: string): 
       column: (message.location?.column ?? 0) + 1,
       message: message.text,
     }));
-    throw new ModuleLoadError(`The function modules do not build: ${problems[0]?.message ?? 'unknown error'}`, problems);
+    throw new BuildFailed(problems);
   }
 }
 

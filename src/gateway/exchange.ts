@@ -26,13 +26,13 @@ let counter = 0;
 /** A request's exchange; a well-formed X-Request-Id from the client is kept. */
 export function newExchange(req: IncomingMessage): Exchange {
   const incoming = req.headers['x-request-id'];
-  let requestId: string;
-  if (typeof incoming === 'string' && CLIENT_ID.test(incoming)) requestId = incoming;
-  else {
-    counter = (counter + 1) >>> 0;
-    requestId = PROCESS_PREFIX + counter.toString(16).padStart(8, '0');
-  }
+  const requestId = typeof incoming === 'string' && CLIENT_ID.test(incoming) ? incoming : newRequestId();
   return { requestId, headers: ['x-request-id', requestId], vary: false, route: null, handler: null };
+}
+
+export function newRequestId(): string {
+  counter = (counter + 1) >>> 0;
+  return PROCESS_PREFIX + counter.toString(16).padStart(8, '0');
 }
 
 /** Headers for an answer the gateway writes itself. */

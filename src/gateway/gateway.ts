@@ -6,7 +6,7 @@ import { GatewayError } from '../http/errors.js';
 import { isMalformedPath, isValidHost, SLASH, toOriginForm } from '../http/request-target.js';
 import type { CompiledRoute, PreflightInfo } from './compiled-route.js';
 import { answerHeaders, newExchange, type Exchange } from './exchange.js';
-import { answerGatewayError, writeEmpty, writeJson, writeText } from './gateway-responses.js';
+import { answerGatewayError, closeAfterResponse, writeEmpty, writeJson, writeText } from './gateway-responses.js';
 import { runHttpAction, type ActionServices } from './run-http-action.js';
 
 // One compiled routes.yaml, immutable once built. `handle` is the whole hot
@@ -73,7 +73,13 @@ export class Gateway {
   private dispatch(req: IncomingMessage, res: ServerResponse, exchange: Exchange): number | Promise<number> {
     if (req.url!.charCodeAt(0) !== SLASH && !toOriginForm(req)) return this.badTarget(req, res, exchange);
     const host = req.headers.host;
-    if (host !== undefined && !isValidHost(host)) return this.badRequest(req, res, exchange, 'The Host header must be host[:port]');
+    if (host === undefined) {
+      // RFC 9112 (3.2): an HTTP/1.1 request without Host is answered 400.
+      if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1) {
+        closeAfterResponse(res);
+        return this.badRequest(req, res, exchange, 'An HTTP/1.1 request must carry a Host header');
+      }
+    } else if (!isValidHost(host)) return this.badRequest(req, res, exchange, 'The Host header must be host[:port]');
     const url = req.url!;
     for (const { prefix, mount } of this.mounts) {
       if (url.startsWith(prefix)) return mount.handle(req, res, exchange);

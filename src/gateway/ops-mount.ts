@@ -18,7 +18,11 @@ export class OpsMount implements Mount {
     exchange.route = req.url!.split('?')[0]!;
     exchange.handler = '(portico)';
     const headers = [...answerHeaders(exchange), 'cache-control', 'no-store'];
-    if (exchange.route === '/_portico/health' && (req.method === 'GET' || req.method === 'HEAD')) {
+    if (exchange.route === '/_portico/health' && req.method !== 'GET' && req.method !== 'HEAD') {
+      writeJson(res, 405, { code: 'MethodNotAllowed', message: `${req.method} is not allowed here; allowed: GET, HEAD` }, [...headers, 'allow', 'GET, HEAD']);
+      return 405;
+    }
+    if (exchange.route === '/_portico/health') {
       writeJson(res, 200, {
         status: 'ok',
         configHash: this.facts.configHash,

@@ -31,9 +31,14 @@ const LEVELS = {
   error: ['error', 'ERROR'],
 } as const;
 
-/** Routes console.* through `target` for the rest of the process. */
-export function installConsoleCapture(target: Logger): void {
-  logger = target;
+/**
+ * Routes console.* through `target` for the rest of the process. Before a
+ * logger exists (user modules load before the config names one), console
+ * output goes to stderr, so stdout carries only JSON lines or a command's
+ * result.
+ */
+export function installConsoleCapture(target?: Logger): void {
+  if (target) logger = target;
   if ((console as any)[CAPTURED]) return;
   (console as any)[CAPTURED] = true;
   for (const method of Object.keys(LEVELS) as (keyof typeof LEVELS)[]) {

@@ -3,7 +3,7 @@ import { loadConfig } from '../config/load.js';
 import { suggest as closest } from '../config/suggest.js';
 import type { Diagnostic } from '../config/diagnostics.js';
 import type { PorticoConfig } from '../config/types.js';
-import { loadModules, ModuleLoadError, type LoadedModules } from '../functions/loader.js';
+import { loadModules, type LoadedModules } from '../functions/loader.js';
 import { parseFunctionName } from '../functions/names.js';
 import { isRegisteredFunction } from '../functions/registration.js';
 
@@ -30,34 +30,27 @@ export function buildRootOf(configFile: string): string {
 export async function checkProject(configFile: string, options: CheckOptions = {}): Promise<ProjectCheck> {
   const file = path.resolve(configFile);
   // Loaded at most once, by the first handler check (or after the config).
-  const loading: { modules: Promise<LoadedModules | ModuleLoadError> | null } = { modules: null };
-  const modulesOf = (functionsDir: string) =>
-    (loading.modules ??= loadModules(functionsDir, buildRootOf(file)).catch((error) => {
-      if (error instanceof ModuleLoadError) return error;
-      throw error;
-    }));
+  const loading: { modules: Promise<LoadedModules> | null } = { modules: null };
+  const modulesOf = (functionsDir: string) => (loading.modules ??= loadModules(functionsDir, buildRootOf(file)));
 
   const result = await loadConfig(file, {
     env: options.env ?? process.env,
-    inspectHandler: async (handler, functionsDir) => {
-      const modules = await modulesOf(functionsDir);
-      // A module that does not build is reported once, at its own line.
-      if (modules instanceof ModuleLoadError) return null;
-      return inspectHandler(handler, modules);
-    },
+    inspectHandler: async (handler, functionsDir) => inspectHandler(handler, await modulesOf(functionsDir)),
   });
 
   const diagnostics = [...result.diagnostics];
   let modules: LoadedModules | null = null;
   if (loading.modules === null && result.config !== null) void modulesOf(result.config.functionsDir);
   if (loading.modules !== null) {
-    const loaded = await loading.modules;
-    if (loaded instanceof ModuleLoadError) {
-      for (const problem of loaded.problems) {
-        diagnostics.push({ file: problem.file, line: problem.line, column: problem.column, severity: 'error', message: problem.message, rule: 'functions/load' });
-      }
-    } else {
-      modules = loaded;
+    modules = await loading.modules;
+    // A problem in a shared file breaks every module importing it; it is
+    // reported once, at its own line.
+    const seen = new Set<string>();
+    for (const problem of [...modules.problems.values()].flat()) {
+      const key = `${problem.file}:${problem.line}:${problem.column}:${problem.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      diagnostics.push({ file: problem.file, line: problem.line, column: problem.column, severity: 'error', message: problem.message, rule: 'functions/load' });
     }
   }
   const failed = diagnostics.some((d) => d.severity === 'error');
@@ -74,6 +67,8 @@ export function inspectHandler(handler: string, modules: LoadedModules): Handler
   } catch (error) {
     return { rule: 'handler/missing-module', message: (error as Error).message };
   }
+  // A module that does not build or load is reported at its own line, once.
+  if (modules.problems.has(name.module)) return null;
   const namespace = modules.modules.get(name.module);
   if (!namespace) {
     const known = [...modules.modules.keys()];

@@ -51,7 +51,7 @@ export async function buildBackend(config: PorticoConfig, modules: LoadedModules
   const store = await resources.store(config.backend.database);
   const schema = CompiledSchema.compile(modules.schema, { isIdOfTable });
   await store.applySchema(schema.tableSpecs);
-  const storage = await resources.storage(config, store);
+  const storage = await resources.storage(config, config.backend.database, store);
   const backend = new LocalBackend(store, modules, schema, storage.service, {
     production: process.env.NODE_ENV === 'production',
     transactionTimeoutMs: TRANSACTION_TIMEOUT_MS,

@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
 import { markExpectsContinue } from '../http/request-body.js';
+import { answerClientError, answerConnect } from './unparsable-requests.js';
 
 // The HTTP server that hosts a gateway. The request listener reads the
 // current Gateway once per request, which is what makes a reload atomic: a
@@ -38,6 +39,10 @@ export class HttpHost implements GatewayHolder {
   readonly server: http.Server;
   readonly inFlight = new InFlight();
   private stopping = false;
+  private stopped: Promise<boolean> | null = null;
+  // Open connections, to reach the responses in progress when a stop begins
+  // (tracked per connection, not per request, to keep the hot path bare).
+  private readonly sockets = new Set<Socket>();
 
   constructor(
     public current: Gateway,
@@ -46,11 +51,19 @@ export class HttpHost implements GatewayHolder {
     const { inFlight } = this;
     const callback = (req: http.IncomingMessage, res: http.ServerResponse) => {
       inFlight.begin();
+      // A request that came on a kept-alive connection during the stop is
+      // served, and its connection ends with it.
+      if (this.stopping) res.shouldKeepAlive = false;
       const handled = this.current.handle(req, res);
       if (handled) handled.then(inFlight.end, inFlight.end);
       else inFlight.end();
     };
-    this.server = http.createServer(callback);
+    // The gateway answers a missing Host itself, with a code and a request id.
+    this.server = http.createServer({ requireHostHeader: false }, callback);
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     // Requests with `Expect: 100-continue` go through the same path; the
     // body reader sends 100 Continue only if the handler reads the body.
     this.server.on('checkContinue', (req, res) => {
@@ -58,9 +71,7 @@ export class HttpHost implements GatewayHolder {
       callback(req, res);
     });
     this.server.on('clientError', (error, socket) => answerClientError(error as NodeJS.ErrnoException, socket as Socket));
-    this.server.on('connect', (_req, socket: Socket) => {
-      socket.end('HTTP/1.1 405 Method Not Allowed\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-    });
+    this.server.on('connect', (_req, socket: Socket) => answerConnect(socket));
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -80,39 +91,44 @@ export class HttpHost implements GatewayHolder {
 
   /**
    * Stops accepting connections and waits (up to `timeoutMs`) for requests in
-   * flight to finish. Returns whether every request finished in time.
+   * flight to finish and their connections to close. Returns whether every
+   * request finished in time.
+   *
+   * Node keeps a connection alive after a response unless told otherwise, and
+   * a client reuses it at once; a request sent that way while the process is
+   * exiting would be lost. So each response still to come says
+   * `Connection: close`, idle connections are closed now, and the stop ends
+   * only when no connection is left.
    */
-  async stop(timeoutMs: number): Promise<boolean> {
-    if (this.stopping) return this.inFlight.idle().then(() => true);
+  stop(timeoutMs: number): Promise<boolean> {
+    this.stopped ??= this.drain(timeoutMs);
+    return this.stopped;
+  }
+
+  private async drain(timeoutMs: number): Promise<boolean> {
     this.stopping = true;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    // Keep-alive connections with no request in progress would hold close()
-    // open; in-progress ones get `Connection: close` on their response.
     this.server.closeIdleConnections();
-    const timer = new Promise<false>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref());
-    const drained = await Promise.race([this.inFlight.idle().then(() => true as const), timer]);
-    if (!drained) {
-      this.logger.warn({ inFlight: this.inFlight.count }, 'requests still running at the end of the shutdown timeout');
-      this.server.closeAllConnections();
+    for (const socket of this.sockets) {
+      const response = (socket as any)._httpMessage as http.ServerResponse | null | undefined;
+      if (response) closeWhenDone(response, socket);
     }
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const drained = await Promise.race([Promise.all([this.inFlight.idle(), closed]).then(() => true as const), timeout]);
+    clearTimeout(timer);
+    if (!drained) {
+      this.logger.warn({ inFlight: this.inFlight.count, connections: this.sockets.size }, 'requests still running at the end of the shutdown timeout');
+      this.server.closeAllConnections();
+      await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    }
     return drained;
   }
 }
 
-/** A request Node could not parse: a JSON answer with a code, then close. */
-function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
-  if (!socket.writable || (socket as any)._httpMessage?.headersSent) {
-    socket.destroy();
-    return;
-  }
-  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const timeout = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
-  const [status, reason, code] = tooLarge
-    ? [431, 'Request Header Fields Too Large', 'HeadersTooLarge']
-    : timeout
-      ? [408, 'Request Timeout', 'RequestTimeout']
-      : [400, 'Bad Request', 'BadRequest'];
-  const body = JSON.stringify({ code, message: tooLarge ? 'The request headers are too large' : timeout ? 'The request took too long to arrive' : `The request could not be parsed (${error.code ?? 'malformed'})` });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+/** Makes the connection of a response in progress end with it. */
+function closeWhenDone(response: http.ServerResponse, socket: Socket): void {
+  // Before the head is out, Node sends `Connection: close` and closes after the body.
+  if (!response.headersSent) response.shouldKeepAlive = false;
+  else if (!response.writableFinished) response.once('finish', () => socket.end());
 }

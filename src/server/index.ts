@@ -4,6 +4,6 @@
 //   const portico = await Runtime.create({ configFile: 'routes.yaml' });
 //   app.use(portico.koaMiddleware());
 
-export { Runtime, ProjectError, type StartOptions, type ReloadResult } from './runtime.js';
+export { Runtime, ProjectError, StartupError, type StartOptions, type ReloadResult } from './runtime.js';
 export { porticoMiddleware } from './koa-middleware.js';
 export type { GatewayHolder } from './http-host.js';

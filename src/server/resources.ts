@@ -38,7 +38,7 @@ export class SharedResources {
   constructor(private readonly logger: Logger) {}
 
   store(database: LocalDatabase): Promise<Store> {
-    const key = database.kind === 'sqlite' ? `sqlite:${database.file}` : `postgres:${database.url}:${database.pool}`;
+    const key = databaseKey(database);
     let store = this.stores.get(key);
     if (!store) {
       store = openStore(database);
@@ -48,8 +48,9 @@ export class SharedResources {
     return store;
   }
 
-  storage(config: PorticoConfig, store: Store): Promise<StorageParts> {
-    const key = `${config.storage.kind}:${config.storage.dir}:${storeKey(store)}`;
+  /** Storage over `store`, the store of `database`. */
+  storage(config: PorticoConfig, database: LocalDatabase, store: Store): Promise<StorageParts> {
+    const key = `${databaseKey(database)}|${config.storage.kind}:${config.storage.dir}`;
     let parts = this.storages.get(key);
     if (!parts) {
       parts = openStorage(config, store, this.logger);
@@ -66,6 +67,24 @@ export class SharedResources {
     return authenticator;
   }
 
+  /**
+   * After a reload: closes the databases the serving config no longer uses,
+   * once requests that started on the previous version have had `graceMs`
+   * to finish (the same time a stop gives them).
+   */
+  retireUnused(backend: BackendConfig, graceMs: number): void {
+    const inUse = backend.kind === 'local' ? databaseKey(backend.database) : null;
+    for (const [key, store] of this.stores) {
+      if (key === inUse) continue;
+      this.stores.delete(key);
+      for (const storageKey of this.storages.keys()) if (storageKey.startsWith(`${key}|`)) this.storages.delete(storageKey);
+      setTimeout(() => {
+        store.then((opened) => opened.close()).catch((error) => this.logger.warn({ err: error }, 'closing a retired database failed'));
+      }, graceMs).unref();
+      this.logger.info({ database: key.replace(/\/\/[^@/]*@/, '//***@') }, 'the reloaded config no longer uses this database; closing it after the grace period');
+    }
+  }
+
   async close(): Promise<void> {
     const stores = await Promise.allSettled([...this.stores.values()]);
     this.stores.clear();
@@ -73,12 +92,8 @@ export class SharedResources {
   }
 }
 
-const storeKeys = new WeakMap<Store, string>();
-let storeCounter = 0;
-function storeKey(store: Store): string {
-  let key = storeKeys.get(store);
-  if (!key) storeKeys.set(store, (key = String(++storeCounter)));
-  return key;
+function databaseKey(database: LocalDatabase): string {
+  return database.kind === 'sqlite' ? `sqlite:${database.file}` : `postgres:${database.url}:${database.pool}`;
 }
 
 async function openStore(database: LocalDatabase): Promise<Store> {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Diagnostic } from '../config/diagnostics.js';
+import type { PorticoConfig } from '../config/types.js';
 import { formatText } from '../config/diagnostics.js';
 import { installFetchGlobals } from '../http/fetch-globals.js';
 import { createLogger, flushLogger } from '../log/logger.js';
@@ -11,11 +12,14 @@ import { porticoMiddleware } from './koa-middleware.js';
 import { checkProject } from './check-project.js';
 import { buildGeneration, type BaseUrl, type Generation } from './generation.js';
 import { SharedResources } from './resources.js';
+import { describeBackend, isEnvironmentError, listenFailure, StartupError } from './startup-error.js';
 
 // A running gateway: start, reload, stop. A reload checks and builds the
 // whole next generation off the request path, then swaps one reference; if
 // the new config or code is invalid, it is refused loudly (error log lines
 // with FILE:LINE:COL) and the current generation keeps serving.
+
+export { StartupError } from './startup-error.js';
 
 /** The project (config or code) is not valid; `diagnostics` say where. */
 export class ProjectError extends Error {
@@ -87,6 +91,7 @@ export class Runtime {
       generation = await buildGeneration(config, check.modules, resources, logger, baseUrl);
     } catch (error) {
       await resources.close();
+      if (isEnvironmentError(error)) throw new StartupError(`cannot start ${describeBackend(config.backend)}: ${error.message}`, { cause: error });
       throw error;
     }
     const host = new HttpHost(generation.gateway, logger);
@@ -96,7 +101,10 @@ export class Runtime {
 
   /** Listens on the configured (or given) port; resolves with the URL. */
   async listen(): Promise<string> {
-    const address = await this.host.listen(this.listenOptions.port, this.listenOptions.host);
+    const { port, host } = this.listenOptions;
+    const address = await this.host.listen(port, host).catch((error) => {
+      throw isEnvironmentError(error) ? listenFailure(error, host, port) : error;
+    });
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
     this.listeningUrl = url;
@@ -128,7 +136,7 @@ export class Runtime {
   reload(): Promise<ReloadResult> {
     // Reloads do not overlap: a second request waits for the first and then
     // reads the files again, so the last change always wins.
-    const run = async (): Promise<ReloadResult> => {
+    const attempt = async (): Promise<ReloadResult> => {
       const started = performance.now();
       const check = await checkProject(this.configFile, { env: this.env });
       if (!check.config || !check.modules) {
@@ -147,9 +155,21 @@ export class Runtime {
       this.generation = next;
       this.host.swap(next.gateway);
       const changed = previous.config.hash !== next.config.hash;
+      this.resources.retireUnused(next.config.backend, next.config.server.shutdownTimeoutMs);
+      for (const setting of notReloadable(previous.config, next.config)) {
+        this.logger.warn({ event: 'reload-partial', setting }, `${setting} changed: a reload does not apply it; restart to use the new value`);
+      }
       this.logger.info({ event: 'reloaded', configHash: next.config.hash, changed, ms: Math.round(performance.now() - started) }, 'reloaded');
       return { ok: true, hash: next.config.hash, changed };
     };
+    // Whatever goes wrong while reading the new version (a full disk, an
+    // unreadable folder) refuses the reload; it never takes down the
+    // version that is serving.
+    const run = (): Promise<ReloadResult> =>
+      attempt().catch((error: unknown) => {
+        this.logger.error({ event: 'reload-refused', err: error, configHash: this.generation.config.hash }, `reload refused: ${(error as Error)?.message ?? error}`);
+        return { ok: false, diagnostics: [] };
+      });
     const result = (this.reloading ?? Promise.resolve()).then(run, run);
     this.reloading = result;
     return result;
@@ -164,4 +184,13 @@ export class Runtime {
     flushLogger(this.logger);
     return drained;
   }
+}
+
+/** Settings bound at start (the socket, the logger) that a reload cannot change. */
+function notReloadable(previous: PorticoConfig, next: PorticoConfig): string[] {
+  const changed: string[] = [];
+  if (previous.server.port !== next.server.port) changed.push('server.port');
+  if (previous.server.host !== next.server.host) changed.push('server.host');
+  if (previous.logging.level !== next.logging.level || previous.logging.format !== next.logging.format) changed.push('logging');
+  return changed;
 }

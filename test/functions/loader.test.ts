@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { loadModules, ModuleLoadError } from '../../src/functions/loader.js';
+import { loadModules } from '../../src/functions/loader.js';
 import { FunctionNameError, parseFunctionName } from '../../src/functions/names.js';
 import { api, functionNameOf, internal, makeFunctionReference } from '../../src/functions/references.js';
 import { runCli, startGateway, type RunningGateway } from '../helpers/gateway.js';
@@ -167,15 +167,36 @@ describe('module errors', () => {
     }
   });
 
-  test('two files defining the same module are refused', async () => {
+  test('two files defining the same module are a problem of that module; the others still load', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'portico-loader-'));
     try {
-      await writeProject(dir, { 'functions/same.ts': 'export const a = 1;', 'functions/same.js': 'export const b = 2;' });
-      await assert.rejects(loadModules(path.join(dir, 'functions'), path.join(dir, '.portico', 'build')), (error: unknown) => {
-        assert.ok(error instanceof ModuleLoadError);
-        assert.match(error.message, /Two files define module "same"/);
-        return true;
+      await writeProject(dir, {
+        'functions/same.ts': 'export const a = 1;',
+        'functions/same.js': 'export const b = 2;',
+        'functions/fine.ts': "import { query } from 'portico';\nexport const ok = query(async () => 1);\n",
       });
+      const loaded = await loadModules(path.join(dir, 'functions'), path.join(dir, '.portico', 'build'));
+      assert.match(loaded.problems.get('same')![0]!.message, /module "same" is also defined by same\.(js|ts)/);
+      assert.deepEqual([...loaded.functions.keys()], ['fine:ok']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a syntax error in one module leaves the others loaded, and a broken shared file fails only its importers', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'portico-loader-'));
+    try {
+      await writeProject(dir, {
+        'functions/broken.ts': 'export const a: number = ;\n',
+        'functions/fine.ts': "import { query } from 'portico';\nexport const ok = query(async () => 1);\n",
+        'functions/usesShared.ts': "import { value } from '../shared/util';\nimport { query } from 'portico';\nexport const q = query(async () => value);\n",
+        'shared/util.ts': 'export const value = (;\n',
+      });
+      const loaded = await loadModules(path.join(dir, 'functions'), path.join(dir, '.portico', 'build'));
+      assert.deepEqual([...loaded.problems.keys()].sort(), ['broken', 'usesShared']);
+      assert.equal(loaded.problems.get('broken')![0]!.line, 1);
+      assert.match(loaded.problems.get('usesShared')![0]!.file, /shared\/util\.ts$/);
+      assert.deepEqual([...loaded.functions.keys()], ['fine:ok']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

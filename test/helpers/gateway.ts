@@ -83,9 +83,18 @@ export function startGateway(dir: string, options: StartOptions = {}): Promise<R
       clearTimeout(timeout);
       child.stderr!.off('data', onData);
       const url = match[1]!;
+      let port: number;
+      try {
+        port = Number(new URL(url).port);
+      } catch (error) {
+        // Never leave a process behind a failed start.
+        child.kill('SIGKILL');
+        reject(new Error(`portico printed a URL that does not parse (${url}): ${(error as Error).message}`));
+        return;
+      }
       resolve({
         url,
-        port: Number(new URL(url).port),
+        port,
         child,
         logs: () => lines,
         stderr: () => stderr,

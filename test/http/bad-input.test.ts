@@ -148,18 +148,22 @@ describe('bad input', () => {
       assert.equal(answer.headers.allow, 'GET, HEAD');
     });
 
-    test('a made-up method token (FOO): 400 BadRequest, connection closed', async () => {
+    test('a made-up method token (FOO): 501 NotImplemented with a request id, connection closed', async () => {
       const answer = await exchange(gateway.port, 'FOO /echo HTTP/1.1\r\nHost: x\r\n\r\n');
-      assert.equal(answer.status, 400);
-      assert.equal(answer.json.code, 'BadRequest');
-      assert.match(answer.json.message, /INVALID_METHOD/);
+      assert.equal(answer.status, 501);
+      assert.equal(answer.json.code, 'NotImplemented');
+      assert.match(answer.json.message, /Unknown request method/);
+      assert.ok(answer.headers['x-request-id']);
       assert.equal(answer.closed, true);
       await stillServing();
     });
 
-    test('CONNECT: 405, connection closed', async () => {
+    test('CONNECT: 405 MethodNotAllowed with Allow and a request id, connection closed', async () => {
       const answer = await exchange(gateway.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
       assert.equal(answer.status, 405);
+      assert.equal(answer.json.code, 'MethodNotAllowed');
+      assert.match(answer.headers.allow!, /GET/);
+      assert.ok(answer.headers['x-request-id']);
       assert.equal(answer.closed, true);
       await stillServing();
     });
@@ -172,10 +176,11 @@ describe('bad input', () => {
       ['an obsolete folded continuation line', 'X-A: 1\r\n  folded'],
       ['an empty header name', ': value'],
     ] as const) {
-      test(`${name}: 400 BadRequest, connection closed`, async () => {
+      test(`${name}: 400 BadRequest with a request id, connection closed`, async () => {
         const answer = await exchange(gateway.port, `GET /echo HTTP/1.1\r\nHost: x\r\n${line}\r\n\r\n`);
         assert.equal(answer.status, 400);
         assert.equal(answer.json.code, 'BadRequest');
+        assert.ok(answer.headers['x-request-id'], 'even a request Node could not parse gets an id');
         assert.equal(answer.closed, true);
         await stillServing();
       });
@@ -203,10 +208,15 @@ describe('bad input', () => {
       assert.equal(empty.json.url, 'http://localhost/echo');
     });
 
-    test('HTTP/1.1 without Host: 400, connection closed', async () => {
+    test('HTTP/1.1 without Host: 400 BadRequest with a request id, connection closed; HTTP/1.0 without Host is served', async () => {
       const answer = await exchange(gateway.port, 'GET /echo HTTP/1.1\r\n\r\n');
       assert.equal(answer.status, 400);
+      assert.equal(answer.json.code, 'BadRequest');
+      assert.match(answer.json.message, /Host/);
+      assert.ok(answer.headers['x-request-id']);
       assert.equal(answer.closed, true);
+      const old = await exchange(gateway.port, 'GET /echo HTTP/1.0\r\n\r\n');
+      assert.equal(old.status, 200);
     });
 
     test('a header section over the size limit: 431 HeadersTooLarge', async () => {

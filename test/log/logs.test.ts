@@ -233,3 +233,40 @@ describe('logs on a terminal', () => {
     }
   });
 });
+
+describe('console output while modules load', () => {
+  let dir: string;
+  before(async () => {
+    dir = await makeProject({
+      'routes.yaml': routesYaml('  - { path: /hello, method: GET, handler: "noisy:hello" }'),
+      'functions/noisy.ts': `
+import { httpAction } from 'portico';
+// Runs at import, before the gateway has a logger.
+console.log('noisy module loading');
+export const hello = httpAction(async () => new Response('hello'));
+`,
+    });
+  });
+  after(async () => {
+    await removeProject(dir);
+  });
+
+  test("a module's top-level console.log goes to stderr: every stdout line of serve stays JSON", async () => {
+    const gateway = await startGateway(dir);
+    try {
+      assert.equal(await (await fetch(`${gateway.url}/hello`)).text(), 'hello');
+      await gateway.waitForLog((line) => line.msg === 'request');
+      assert.match(gateway.stderr(), /noisy module loading/);
+    } finally {
+      await gateway.stop();
+    }
+    // startGateway parses stdout line by line; a raw line would not be JSON.
+    const raw = await new Promise<string>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'validate', '-c', path.join(dir, 'routes.yaml'), '--format', 'json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk) => (out += chunk));
+      child.once('exit', () => resolve(out));
+    });
+    assert.equal(JSON.parse(raw).valid, true, 'validate --format json prints only its report on stdout');
+  });
+});

@@ -1,6 +1,7 @@
 import type { JSONValue } from '../../values/value.js';
 import type { CallRequest, CallResult, FunctionBackend } from '../function-backend.js';
 import type { StorageParts } from '../../server/resources.js';
+import { FunctionNameError, parseFunctionName } from '../../functions/names.js';
 import { RemoteStorage } from './remote-storage.js';
 import { CALLER_HEADER, IDENTITY_ERROR_HEADER } from './protocol.js';
 
@@ -16,7 +17,6 @@ import { CALLER_HEADER, IDENTITY_ERROR_HEADER } from './protocol.js';
 // ConvexError data arrive intact.
 
 const CALL_TIMEOUT_MS = 5 * 60_000;
-const ENDPOINT = { query: 'query', mutation: 'mutation', action: 'action', function: 'function' } as const;
 
 export class RemoteBackend implements FunctionBackend {
   readonly description: string;
@@ -47,12 +47,19 @@ export class RemoteBackend implements FunctionBackend {
     headers.authorization = authorization;
     if (!request.caller.internal) headers[CALLER_HEADER] = 'public';
 
+    let target: { endpoint: string; body: Record<string, JSONValue> };
+    try {
+      target = endpointFor(request);
+    } catch (error) {
+      if (error instanceof FunctionNameError) return { status: 'error', errorMessage: error.message, logLines: [] };
+      throw error;
+    }
     let response: Response;
     try {
-      response = await fetch(`${this.url}/api/${ENDPOINT[request.kind]}`, {
+      response = await fetch(`${this.url}/api/${target.endpoint}`, {
         method: 'POST',
         headers,
-        body: JSON.stringify({ path: request.name, args: request.args, format: 'convex_encoded_json' }),
+        body: JSON.stringify({ ...target.body, args: request.args, format: 'convex_encoded_json' }),
         signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       });
     } catch (error) {
@@ -76,4 +83,18 @@ export class RemoteBackend implements FunctionBackend {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Where a call goes on the far side. A call of any kind (`/api/run` on this
+ * tier) goes to the far side's `/api/run/<module>/<export>`, not to its
+ * admin-only `/api/function`: that endpoint refuses the public callers this
+ * tier forwards, even for public functions, while `/api/run` applies the
+ * same public/internal rule as the other endpoints.
+ */
+function endpointFor(request: CallRequest): { endpoint: string; body: Record<string, JSONValue> } {
+  if (request.kind !== 'function') return { endpoint: request.kind, body: { path: request.name } };
+  const name = parseFunctionName(request.name);
+  const segments = [...name.module.split('/'), name.exportName].map(encodeURIComponent);
+  return { endpoint: `run/${segments.join('/')}`, body: {} };
 }

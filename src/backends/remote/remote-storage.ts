@@ -3,6 +3,9 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { tableNumberOf } from '../../database/ids.js';
 import { GatewayError } from '../../http/errors.js';
+import { IncomingBody } from '../../http/request-body.js';
+import { hasAdminKey } from '../../api/api-caller.js';
+import { closeAfterResponse } from '../../gateway/gateway-responses.js';
 import { answerHeaders, type Exchange } from '../../gateway/gateway.js';
 import type { SubMount } from '../../api/function-api.js';
 import type { StorageParts } from '../../server/resources.js';
@@ -29,7 +32,7 @@ export class RemoteStorage implements StorageService {
       // still refused before any request is made.
       isId: (id) => tableNumberOf(id) !== null,
       uploadToken: () => this.uploadToken(),
-      http: () => new StorageForwarder(this.url),
+      http: (uploadLimit, adminKey) => new StorageForwarder(this.url, this.adminKey, uploadLimit, adminKey),
     };
   }
 
@@ -99,9 +102,21 @@ export class RemoteStorage implements StorageService {
   }
 }
 
-/** Forwards this tier's /api/storage requests to the function tier. */
+/**
+ * Forwards this tier's /api/storage requests to the function tier. Uploads
+ * are held to this tier's body limit as they stream through (the far side's
+ * limit may be larger). A caller holding this tier's admin key may use the
+ * admin-only endpoints (delete, upload tokens): the request goes on with the
+ * function tier's key, as this tier's own storage calls do; the caller's
+ * Authorization header itself is never passed on.
+ */
 class StorageForwarder implements SubMount {
-  constructor(private readonly url: string) {}
+  constructor(
+    private readonly url: string,
+    private readonly remoteAdminKey: string,
+    private readonly uploadLimit: number,
+    private readonly adminKey: string | null,
+  ) {}
 
   handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange, rest: string): Promise<number> | null {
     if (!rest.startsWith('/storage/')) return null;
@@ -117,13 +132,32 @@ class StorageForwarder implements SubMount {
       const value = req.headers[name];
       if (typeof value === 'string') headers[name] = value;
     }
-    const hasBody = req.method === 'POST';
-    const response = await fetch(target, {
-      method: req.method!,
-      headers,
-      body: hasBody ? (Readable.toWeb(req) as ReadableStream) : undefined,
-      duplex: hasBody ? 'half' : undefined,
-    } as RequestInit);
+    if (hasAdminKey(req, this.adminKey)) headers.authorization = `Convex ${this.remoteAdminKey}`;
+
+    let body: IncomingBody | undefined;
+    if (req.method === 'POST') {
+      const declared = req.headers['content-length'];
+      if (declared !== undefined && Number(declared) > this.uploadLimit) {
+        closeAfterResponse(res);
+        throw GatewayError.payloadTooLarge(this.uploadLimit);
+      }
+      body = new IncomingBody(req, res, this.uploadLimit);
+    }
+    let response: Response;
+    try {
+      response = await fetch(target, {
+        method: req.method!,
+        headers,
+        body: body?.stream(),
+        duplex: body ? 'half' : undefined,
+      } as RequestInit);
+    } catch (error) {
+      if (body?.tooLarge) {
+        closeAfterResponse(res);
+        throw GatewayError.payloadTooLarge(this.uploadLimit);
+      }
+      throw error;
+    }
     const out = [...answerHeaders(exchange)];
     for (const name of FORWARDED_RESPONSE_HEADERS) {
       const value = response.headers.get(name);

@@ -23,30 +23,46 @@ export const dev: Command = {
     const configFile = path.resolve(io.cwd, values.config!);
     const runtime = await startOrReport({ configFile, port: parsePort(values.port), host: values.host }, io);
     if (!runtime) return EXIT.failed;
-    io.err(`Portico (dev) listening on ${runtime.url}; watching ${path.relative(io.cwd, configFile) || configFile} and ${path.relative(io.cwd, runtime.config.functionsDir) || '.'}\n`);
+    // The URL stands alone on the line (followed by a space), so terminals
+    // and scripts that pick it out do not take punctuation along with it.
+    io.err(`Portico (dev) listening on ${runtime.url} (watching ${path.relative(io.cwd, configFile) || configFile} and ${path.relative(io.cwd, runtime.config.functionsDir) || '.'})\n`);
 
     let timer: NodeJS.Timeout | undefined;
-    const changed = (file: string | null) => {
-      // Module builds land in .portico/; they are output, not input.
-      if (file && file.split(path.sep).includes('.portico')) return;
+    let functionsWatcher: FSWatcher | null = null;
+    let watchedDir = '';
+    const changed = () => {
       clearTimeout(timer);
       timer = setTimeout(async () => {
         const result = await runtime.reload();
         io.err(result.ok ? `portico: reloaded (config ${result.hash.slice(0, 12)})\n` : 'portico: change refused, the previous version keeps serving (see the log)\n');
+        // routes.yaml may have moved the functions folder.
+        if (result.ok) watchFunctions(runtime.config.functionsDir);
       }, DEBOUNCE_MS);
     };
-    const watchers: FSWatcher[] = [];
+    const watchFunctions = (dir: string) => {
+      if (dir === watchedDir) return;
+      functionsWatcher?.close();
+      functionsWatcher = null;
+      watchedDir = dir;
+      try {
+        functionsWatcher = watch(dir, { recursive: true }, (_event, file) => {
+          // Hidden entries (.portico/ holds module builds, .data/ may hold the
+          // database) and installed packages are not the project's code.
+          if (file && file.split(path.sep).some((segment) => segment.startsWith('.') || segment === 'node_modules')) return;
+          changed();
+        });
+      } catch (error) {
+        io.err(`portico: cannot watch ${dir}: ${(error as Error).message}\n`);
+      }
+    };
     const configDir = path.dirname(configFile);
-    watchers.push(watch(configDir, (_event, file) => {
-      if (file === path.basename(configFile) || file === '.env') changed(file);
-    }));
-    try {
-      watchers.push(watch(runtime.config.functionsDir, { recursive: true }, (_event, file) => changed(file)));
-    } catch (error) {
-      io.err(`portico: cannot watch ${runtime.config.functionsDir}: ${(error as Error).message}\n`);
-    }
+    const configWatcher = watch(configDir, (_event, file) => {
+      if (file === path.basename(configFile) || file === '.env') changed();
+    });
+    watchFunctions(runtime.config.functionsDir);
     const code = await serveUntilStopped(runtime, { reloadOnHangup: true });
-    for (const watcher of watchers) watcher.close();
+    configWatcher.close();
+    (functionsWatcher as FSWatcher | null)?.close();
     clearTimeout(timer);
     return code;
   },

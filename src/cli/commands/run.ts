@@ -4,6 +4,7 @@ import { ANONYMOUS } from '../../backends/function-backend.js';
 import { checkProject } from '../../server/check-project.js';
 import { buildBackend } from '../../server/generation.js';
 import { SharedResources } from '../../server/resources.js';
+import { describeBackend, isEnvironmentError } from '../../server/startup-error.js';
 import { createLogger } from '../../log/logger.js';
 import { installConsoleCapture } from '../../log/console-capture.js';
 import { installFetchGlobals } from '../../http/fetch-globals.js';
@@ -45,7 +46,15 @@ export const run: Command = {
     installConsoleCapture(logger);
     const resources = new SharedResources(logger);
     try {
-      const { backend } = await buildBackend(check.config, check.modules, resources, { value: check.config.server.publicUrl ?? `http://localhost:${check.config.server.port}` });
+      let backend;
+      try {
+        ({ backend } = await buildBackend(check.config, check.modules, resources, { value: check.config.server.publicUrl ?? `http://localhost:${check.config.server.port}` }));
+      } catch (error) {
+        // A database that is down is the operator's to fix, not a bug.
+        if (!isEnvironmentError(error)) throw error;
+        io.err(`portico run: cannot start ${describeBackend(check.config.backend)}: ${error.message}\n`);
+        return EXIT.failed;
+      }
       const result = await backend.call({
         kind: 'function',
         name,

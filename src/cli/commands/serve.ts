@@ -1,9 +1,9 @@
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { formatText } from '../../config/diagnostics.js';
 import { checkProject } from '../../server/check-project.js';
-import { ProjectError, Runtime } from '../../server/runtime.js';
+import { ProjectError, Runtime, StartupError } from '../../server/runtime.js';
 import { EXIT, parse, parsePort, UsageError, type Command, type Io } from '../command.js';
 
 // portico serve [-c routes.yaml] [--port N] [--host H] [--workers N|auto]
@@ -44,6 +44,10 @@ export async function startOrReport(options: { configFile: string; port: number 
       io.err('portico: not starting: fix the problems above\n');
       return null;
     }
+    if (error instanceof StartupError) {
+      io.err(`portico: not starting: ${error.message}\n`);
+      return null;
+    }
     throw error;
   }
 }
@@ -78,7 +82,9 @@ function parseWorkers(value: string | undefined): number {
 /**
  * The cluster primary: checks the project once (so a bad config fails here,
  * with its messages, not in N workers), forks the workers, restarts one that
- * dies, and passes SIGHUP / SIGTERM on to all of them.
+ * dies, and passes SIGHUP / SIGTERM on to all of them. A worker that dies
+ * before it ever listened (port taken, database down) is not restarted:
+ * its replacement would fail the same way, in a loop; everything stops.
  */
 async function runPrimary(configFile: string, count: number, io: Io): Promise<number> {
   const check = await checkProject(configFile, { env: io.env });
@@ -86,34 +92,31 @@ async function runPrimary(configFile: string, count: number, io: Io): Promise<nu
     io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file: configFile }] })}\nportico: not starting: fix the problems above\n`);
     return EXIT.failed;
   }
-  let stopping = false;
-  let announced = false;
-  const fork = () => {
-    const worker = cluster.fork();
-    worker.on('message', (message: { type?: string; url?: string }) => {
-      if (message?.type === 'portico:listening' && !announced) {
-        announced = true;
-        io.err(`Portico listening on ${message.url} (${count} workers)\n`);
-      }
-    });
-  };
-  for (let i = 0; i < count; i++) fork();
-  cluster.on('exit', (worker, code, signal) => {
-    if (stopping) return;
-    io.err(`portico: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
-    fork();
-  });
-  process.on('SIGHUP', () => {
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
-  });
   return new Promise((resolve) => {
+    let stopping = false;
+    let failed = false;
+    let announced = false;
+    let started = 0;
+    const listening = new WeakSet<Worker>();
+    const fork = () => {
+      const worker = cluster.fork();
+      worker.on('message', (message: { type?: string; url?: string }) => {
+        if (message?.type !== 'portico:listening') return;
+        listening.add(worker);
+        // Announced once every worker listens, so "listening" means at full strength.
+        if (!announced && ++started === count) {
+          announced = true;
+          io.err(`Portico listening on ${message.url} (${count} workers)\n`);
+        }
+      });
+    };
+
     const stop = () => {
       if (stopping) return;
       stopping = true;
-      const workers = Object.values(cluster.workers ?? {}).filter((worker) => worker !== undefined);
-      let failed = false;
+      const workers = Object.values(cluster.workers ?? {}).filter((worker): worker is Worker => worker !== undefined && !worker.isDead());
       let remaining = workers.length;
-      if (remaining === 0) resolve(EXIT.ok);
+      if (remaining === 0) resolve(failed ? EXIT.failed : EXIT.ok);
       for (const worker of workers) {
         worker.once('exit', (code) => {
           if (code !== 0) failed = true;
@@ -122,7 +125,23 @@ async function runPrimary(configFile: string, count: number, io: Io): Promise<nu
         worker.process.kill('SIGTERM');
       }
     };
+
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return;
+      if (!listening.has(worker)) {
+        io.err(`portico: worker ${worker.process.pid} exited (${signal ?? code}) before it could listen; stopping the others\n`);
+        failed = true;
+        stop();
+        return;
+      }
+      io.err(`portico: worker ${worker.process.pid} exited (${signal ?? code}); starting another\n`);
+      fork();
+    });
+    process.on('SIGHUP', () => {
+      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGHUP');
+    });
     process.on('SIGTERM', stop);
     process.on('SIGINT', stop);
+    for (let i = 0; i < count; i++) fork();
   });
 }

@@ -39,8 +39,10 @@ export const validate: Command = {
       const text = formatGithub(diagnostics, { cwd: io.cwd });
       if (text) io.out(`${text}\n`);
       // Annotations on stdout for the runner; the per-file summary lines (the
-      // last line per file of the text format) on stderr for people.
-      io.err(`${formatText(diagnostics, options).split('\n').slice(-summaries.length).join('\n')}\n`);
+      // text format's last lines) on stderr for people. A module that does
+      // not build adds a summary of its own, so count files, not configs.
+      const summarised = new Set([...summaries.map((s) => s.file), ...diagnostics.map((d) => d.file)]).size;
+      io.err(`${formatText(diagnostics, options).split('\n').slice(-summarised).join('\n')}\n`);
     } else io.out(`${formatText(diagnostics, options)}\n`);
     return diagnostics.some((d) => d.severity === 'error') ? EXIT.failed : EXIT.ok;
   },
