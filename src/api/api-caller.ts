@@ -23,7 +23,7 @@ export async function apiCaller(
 ): Promise<Caller> {
   const header = req.headers.authorization;
   if (header === undefined || header === '') return { identity: ANONYMOUS, internal: false, requestId, collectLogs };
-  if (header.length < 7) throw new GatewayError('BadRequest', 'Invalid authentication header');
+  if (header.length < 7) throw new GatewayError('InvalidHeaderFailure', 'Invalid authentication header');
 
   const bearer = /^Bearer\s+(\S+)\s*$/i.exec(header);
   if (bearer) {
@@ -39,7 +39,7 @@ export async function apiCaller(
   const admin = /^Convex\s+([^:\s]+)(?::(\S+))?\s*$/.exec(header);
   if (!admin) throw new GatewayError('InvalidAdminKey', 'The Authorization header must be "Bearer <jwt>" or "Convex <admin key>"');
   if (adminKey === null || !sameSecret(admin[1]!, adminKey)) {
-    throw new GatewayError('InvalidAdminKey', adminKey === null ? 'This deployment has no admin key (api.adminKey)' : 'Invalid admin key');
+    throw new GatewayError('BadAdminKey', adminKey === null ? 'This deployment has no admin key (api.adminKey)' : 'The admin key is not valid for this deployment');
   }
   const actingAs = admin[2] === undefined ? null : decodeActingAs(admin[2]);
   // A gateway tier forwarding its own callers (backend.kind: remote) says

@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
+import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { AuthProviderConfig } from '../config/types.js';
 import type { UserIdentity } from '../functions/context-types.js';
+import { fileKeySet } from './file-key-set.js';
 import { identityFromClaims } from './identity.js';
 
 // Verifies `Authorization: Bearer <jwt>` against the providers of
@@ -9,7 +9,9 @@ import { identityFromClaims } from './identity.js';
 // token's issuer; its audience, algorithms and expiry are enforced. Remote
 // JWKS are cached and fetched again when a token names an unknown `kid`, at
 // most once per cooldown, so a flood of made-up kids cannot hammer the
-// provider. Verified tokens are remembered until they expire.
+// provider. Verified tokens are remembered until they expire; each caller
+// gets its own copy of the identity, so a function that edits the object it
+// was given changes nothing for the next request with the same token.
 
 export type AuthErrorCode = 'InvalidAuthHeader' | 'NoAuthProvider' | 'Unauthenticated';
 
@@ -47,7 +49,7 @@ export class Authenticator {
   /** The identity in a bearer token; throws AuthError when it is not valid. */
   async verify(token: string): Promise<UserIdentity> {
     const cached = this.verified.get(token);
-    if (cached && cached.expiresAt > Date.now()) return cached.identity;
+    if (cached && cached.expiresAt > Date.now()) return structuredClone(cached.identity);
 
     let header: ReturnType<typeof decodeProtectedHeader>;
     let claims: ReturnType<typeof decodeJwt>;
@@ -67,16 +69,18 @@ export class Authenticator {
       throw new AuthError('InvalidAuthHeader', `Algorithm ${header.alg} is not accepted for issuer ${provider.config.issuer} (accepted: ${provider.config.algorithms.join(', ')})`);
     }
     try {
+      // The issuer is not left to jose, which compares it exactly: it was
+      // matched above without trailing slashes, as Convex matches it, and
+      // the signature now vouches for the claim that was matched.
       const { payload } = await jwtVerify(token, provider.keys, {
-        issuer: [provider.config.issuer, provider.issuer],
         audience: provider.config.audience ?? undefined,
         algorithms: provider.config.algorithms,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
-        requiredClaims: ['sub', 'exp'],
+        requiredClaims: ['iss', 'sub', 'exp'],
       });
       const identity = identityFromClaims(payload);
       this.remember(token, identity, payload.exp!);
-      return identity;
+      return structuredClone(identity);
     } catch (error) {
       throw translate(error);
     }
@@ -95,17 +99,41 @@ function translate(error: unknown): AuthError {
   if (error instanceof errors.JWKSNoMatchingKey) return new AuthError('InvalidAuthHeader', 'No key of the provider matches the token (unknown kid)');
   if (error instanceof errors.JWSSignatureVerificationFailed) return new AuthError('InvalidAuthHeader', 'The token signature is not valid');
   if (error instanceof errors.JOSEAlgNotAllowed) return new AuthError('InvalidAuthHeader', error.message);
-  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid) {
-    return new AuthError('Unauthenticated', `Could not fetch the provider's keys: ${error.message}`);
-  }
   return new AuthError('InvalidAuthHeader', `The token is not valid: ${(error as Error)?.message ?? String(error)}`);
 }
 
 function keySet(jwks: string): JWTVerifyGetKey {
   if (/^https?:\/\//.test(jwks)) {
-    return createRemoteJWKSet(new URL(jwks), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 });
+    return reportingOutages(createRemoteJWKSet(new URL(jwks), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 }));
   }
-  return createLocalJWKSet(JSON.parse(readFileSync(jwks, 'utf8')));
+  return fileKeySet(jwks);
+}
+
+/**
+ * A provider whose keys cannot be fetched (down, not 200, not a JWKS, too
+ * slow) makes tokens unverifiable, not invalid: the caller is told so,
+ * rather than that its token is bad.
+ */
+function reportingOutages(keys: JWTVerifyGetKey): JWTVerifyGetKey {
+  return async (header, token) => {
+    try {
+      return await keys(header, token);
+    } catch (error) {
+      if (!isFetchFailure(error)) throw error;
+      const reason = error instanceof Error ? ((error.cause as Error | undefined)?.message ?? error.message) : String(error);
+      throw new AuthError('Unauthenticated', `Could not fetch the provider's keys: ${reason}`);
+    }
+  };
+}
+
+/**
+ * What fetching a JWKS throws: a network error, a timeout, a set that is not
+ * a JWKS, or jose's generic error (not 200, not JSON). Anything else is about
+ * the token (no key for its kid, an unusable key) and is reported as such.
+ */
+function isFetchFailure(error: unknown): boolean {
+  if (!(error instanceof errors.JOSEError)) return true;
+  return error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || error.code === errors.JOSEError.code;
 }
 
 /** Issuers compare without a trailing slash, as in Convex. */

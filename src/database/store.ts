@@ -66,6 +66,41 @@ export interface WriteTx extends ReadTx {
   delete(table: string, id: string): Promise<boolean>;
   /** Runs `fn` so that if it throws, its writes are undone and the rest of the transaction goes on. */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `hook` once this transaction has committed, for effects outside the
+   * database that must follow the commit (removing a deleted file's bytes).
+   * Dropped if the transaction, or the savepoint it was registered in, rolls back.
+   */
+  onCommit(hook: () => void): void;
+}
+
+/** The onCommit bookkeeping every WriteTx shares. */
+export class CommitHooks {
+  private hooks: (() => void)[] = [];
+
+  add(hook: () => void): void {
+    this.hooks.push(hook);
+  }
+
+  /** A savepoint's starting point, to drop the hooks registered inside it. */
+  mark(): number {
+    return this.hooks.length;
+  }
+
+  rollbackTo(mark: number): void {
+    this.hooks.length = mark;
+  }
+
+  /** After the commit: runs each hook once; one that throws does not stop the others. */
+  run(): void {
+    for (const hook of this.hooks.splice(0)) {
+      try {
+        hook();
+      } catch {
+        // A commit hook's failure cannot undo the commit; its own code logs.
+      }
+    }
+  }
 }
 
 export interface WriteOptions {

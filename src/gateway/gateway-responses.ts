@@ -32,22 +32,31 @@ export function writeGatewayError(res: ServerResponse, error: GatewayError, head
 }
 
 /**
- * Answers and then closes the connection without reading what the client
- * is still sending (a body over the limit). Closing at once could make the
- * client lose the answer while it is still writing, so the socket is given a
- * moment to drain before it is destroyed.
+ * Answers and then closes the connection, because the client is still
+ * sending a body the gateway refused (413, 401 on an upload).
+ *
+ * Node destroys the socket as soon as such an answer is written, and closing
+ * a socket with request bytes still unread makes the kernel reset the
+ * connection; a client still writing then loses the answer. So the socket
+ * only half-closes: what the client keeps sending is read and dropped (never
+ * buffered) until it stops, or for at most LINGER_MS, then it closes.
  */
 export function closeAfterResponse(res: ServerResponse): void {
   res.shouldKeepAlive = false;
-  res.once('finish', () => {
-    const socket = res.socket ?? res.req?.socket;
-    if (!socket || socket.destroyed) return;
+  const socket = res.socket ?? res.req?.socket;
+  if (!socket || (socket as { [LINGERING]?: boolean })[LINGERING]) return;
+  (socket as { [LINGERING]?: boolean })[LINGERING] = true;
+  // Called by Node's server once the answer is written (res._last).
+  socket.destroySoon = function lingeringClose(this: typeof socket) {
     socket.end();
-    setTimeout(() => socket.destroy(), LINGER_MS).unref();
-  });
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => clearTimeout(timer));
+  };
 }
 
-const LINGER_MS = 2_000;
+const LINGERING = Symbol('portico.lingering');
+const LINGER_MS = 5_000;
 
 /** Answers with a gateway error, or breaks the connection if the head is out. */
 export function answerGatewayError(res: ServerResponse, exchange: Exchange, error: GatewayError): number {

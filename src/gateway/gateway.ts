@@ -8,6 +8,7 @@ import type { CompiledRoute, PreflightInfo } from './compiled-route.js';
 import { answerHeaders, newExchange, type Exchange } from './exchange.js';
 import { answerGatewayError, closeAfterResponse, writeEmpty, writeJson, writeText } from './gateway-responses.js';
 import { runHttpAction, type ActionServices } from './run-http-action.js';
+import { requestLogFor, type RequestLog } from '../log/request-log.js';
 
 // One compiled routes.yaml, immutable once built. `handle` is the whole hot
 // path: mounted endpoints (health, the function API) by prefix, then the
@@ -41,11 +42,13 @@ export class Gateway {
   private readonly preflights: ReadonlyMap<PathGroup<CompiledRoute>, PreflightInfo>;
   private readonly defaultCors: CompiledCors | null;
   private readonly mounts: readonly { prefix: string; mount: Mount }[];
+  private readonly requestLog: RequestLog;
 
   constructor(
     parts: GatewayParts,
     private readonly services: GatewayServices,
   ) {
+    this.requestLog = requestLogFor(services.logger);
     this.config = parts.config;
     this.table = parts.table;
     this.preflights = parts.preflights;
@@ -161,18 +164,17 @@ export class Gateway {
   private logRequest(req: IncomingMessage, exchange: Exchange, status: number, started: number, res: ServerResponse): void {
     const url = req.url!;
     const query = url.indexOf('?');
-    const line = {
+    this.requestLog({
       reqId: exchange.requestId,
-      method: req.method,
+      method: req.method!,
       path: query === -1 ? url : url.slice(0, query),
       route: exchange.route,
       handler: exchange.handler,
       status,
       ms: Math.round((performance.now() - started) * 1000) / 1000,
-    };
-    // The client went away (or the transfer broke) before the whole answer
-    // reached it: the status is what was meant, not what was received.
-    if (res.destroyed && !res.writableFinished) (line as { aborted?: boolean }).aborted = true;
-    this.services.logger.info(line, 'request');
+      // The client went away (or the transfer broke) before the whole answer
+      // reached it: the status is what was meant, not what was received.
+      aborted: res.destroyed && !res.writableFinished,
+    });
   }
 }

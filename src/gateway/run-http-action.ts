@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { Caller, IdentitySource } from '../backends/function-backend.js';
+import { AuthError } from '../auth/authenticator.js';
 import { GatewayError, isGatewayError } from '../http/errors.js';
 import { IncomingBody } from '../http/request-body.js';
 import { LazyRequest, abortRequest } from '../http/lazy-request.js';
@@ -50,18 +51,18 @@ export function runHttpAction(
   return identity.get().then(
     (user) => {
       if (user !== null) return invoke(services, req, res, exchange, route, params, body, identity);
-      return refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'));
+      return refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'), 'missing');
     },
-    (error) => refuse(res, exchange, isGatewayError(error) ? error : new GatewayError('Unauthenticated', (error as Error).message)),
+    (error) => refuse(res, exchange, error instanceof AuthError ? new GatewayError(error.code, error.message) : new GatewayError('Unauthenticated', (error as Error).message), 'invalid'),
   );
 }
 
-/** 401 with the RFC 6750 challenge. */
-function refuse(res: ServerResponse, exchange: Exchange, error: GatewayError): number {
-  const description = error.message.replace(/["\\]/g, '');
-  const challenge = /requires a token/.test(error.message)
-    ? 'Bearer realm="portico"'
-    : `Bearer realm="portico", error="invalid_token", error_description="${description}"`;
+/** 401 with the RFC 6750 challenge: a bare one without a token, invalid_token with one. */
+function refuse(res: ServerResponse, exchange: Exchange, error: GatewayError, token: 'missing' | 'invalid'): number {
+  const challenge =
+    token === 'missing'
+      ? 'Bearer realm="portico"'
+      : `Bearer realm="portico", error="invalid_token", error_description="${error.message.replace(/["\\]/g, '')}"`;
   return answerGatewayError(res, exchange, error.withHeaders([['www-authenticate', challenge]]));
 }
 

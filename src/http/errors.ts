@@ -15,7 +15,11 @@ export const GATEWAY_ERRORS = {
   InvalidAuthHeader: { status: 401, message: 'The Authorization header does not hold a valid token' },
   NoAuthProvider: { status: 401, message: 'No auth provider found matching the given token' },
   Unauthenticated: { status: 401, message: 'This route requires a valid token' },
-  InvalidAdminKey: { status: 401, message: 'Invalid admin key' },
+  // As Convex: an Authorization header of an unknown scheme is 400
+  // InvalidAdminKey; a wrong admin key is 401 BadAdminKey.
+  InvalidAdminKey: { status: 400, message: 'Invalid admin key' },
+  InvalidHeaderFailure: { status: 400, message: 'Invalid authentication header' },
+  BadAdminKey: { status: 401, message: 'The admin key is not valid for this deployment' },
   StorageTokenInvalid: { status: 401, message: 'The upload token is invalid' },
   StorageTokenExpired: { status: 401, message: 'The upload token has expired' },
   CorsOriginDenied: { status: 403, message: 'This origin is not allowed' },

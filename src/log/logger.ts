@@ -8,6 +8,9 @@ import { LineBuffer } from './line-buffer.js';
 
 export type { Logger };
 
+/** Where a JSON logger's lines go (absent on a pretty logger). */
+export const LINE_BUFFER = Symbol('portico.lineBuffer');
+
 export interface LoggerOptions {
   level: string;
   format: 'auto' | 'json' | 'pretty';
@@ -22,7 +25,10 @@ export function createLogger(options: LoggerOptions): Logger {
   const destination = new LineBuffer(1);
   // Lines still buffered when the process ends must not be lost.
   process.once('exit', () => destination.flushSync());
-  return pino(base, destination);
+  const logger = pino(base, destination);
+  // For request-log.ts, which writes the per-request line itself.
+  (logger as unknown as Record<symbol, LineBuffer>)[LINE_BUFFER] = destination;
+  return logger;
 }
 
 /** Writes buffered lines now; used before a deliberate exit. */

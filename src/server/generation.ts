@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { PorticoConfig } from '../config/types.js';
 import type { LoadedModules } from '../functions/loader.js';
 import { CompiledSchema } from '../database/compiled-schema.js';
+import type { WriteTx } from '../database/store.js';
 import { isIdOfTable } from '../database/document-api.js';
 import { LocalBackend } from '../backends/local/local-backend.js';
 import type { Caller, FunctionBackend } from '../backends/function-backend.js';
@@ -55,7 +56,8 @@ export async function buildBackend(config: PorticoConfig, modules: LoadedModules
   const backend = new LocalBackend(store, modules, schema, storage.service, {
     production: process.env.NODE_ENV === 'production',
     transactionTimeoutMs: TRANSACTION_TIMEOUT_MS,
-    storageFor: (_caller, mode) => storageContext(storage, urls, mode),
+    // A mutation's storage writes go through its own transaction (tx).
+    storageFor: (_caller, mode, tx) => storageContext(storage, urls, mode, tx),
   });
   return { backend, storage, urls };
 }
@@ -94,8 +96,8 @@ export async function buildGeneration(
   return { config, gateway, backend };
 }
 
-function storageContext(storage: StorageParts, urls: StorageUrls, mode: StorageMode) {
-  return new StorageContextImpl(storage.service, urls, () => storage.uploadToken(), mode);
+function storageContext(storage: StorageParts, urls: StorageUrls, mode: StorageMode, tx?: WriteTx) {
+  return new StorageContextImpl(storage.service, urls, () => storage.uploadToken(), mode, tx);
 }
 
 function storageUrls(config: PorticoConfig, baseUrl: BaseUrl): StorageUrls {

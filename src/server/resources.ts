@@ -102,22 +102,27 @@ async function openStore(database: LocalDatabase): Promise<Store> {
   return PostgresStore.connect(database.url, database.pool);
 }
 
+const SWEEP_EVERY_MS = 60 * 60 * 1000;
+
 async function openStorage(config: PorticoConfig, store: Store, logger: Logger): Promise<StorageParts> {
   const files = await FileMetadata.open(store);
   const tokens = await UploadTokens.open(store);
-  let service: StorageService;
+  let service: StorageService & { sweepOrphans(): Promise<number> };
   if (config.storage.kind === 'database') {
     const { DatabaseStorage } = await import('../storage/database-storage.js');
     service = await DatabaseStorage.open(store, files);
   } else {
-    const fs = new FsStorage(path.resolve(config.storage.dir), files);
-    // Leftovers of crashed uploads are cleared in the background.
-    fs.sweepOrphans().then(
+    service = new FsStorage(path.resolve(config.storage.dir), files);
+  }
+  // Leftovers of crashed uploads and of rolled-back mutations are cleared in
+  // the background, now and every hour.
+  const sweep = () =>
+    service.sweepOrphans().then(
       (removed) => removed > 0 && logger.info({ removed }, 'removed orphan storage files'),
       (error) => logger.warn({ err: error }, 'could not sweep orphan storage files'),
     );
-    service = fs;
-  }
+  void sweep();
+  setInterval(sweep, SWEEP_EVERY_MS).unref();
   const isId = (id: string) => files.isId(id);
   return {
     service,

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GatewayError } from '../http/errors.js';
-import type { Store } from '../database/store.js';
+import type { Store, WriteTx } from '../database/store.js';
 import { PostgresStore } from '../database/postgres/postgres-store.js';
 import type { FileMetadata } from './file-metadata.js';
-import type { ByteRange, StorageService, StoreOptions, StoredFile } from './storage-service.js';
+import type { ByteRange, FileBytes, StorageService, StoreOptions, StoredFile } from './storage-service.js';
+import { TransactionStorage } from './transaction-storage.js';
 
 // File bytes in the database (storage.kind: database), so that every gateway
 // instance on it serves every file. A file is a run of fixed-size chunk rows,
@@ -17,7 +18,7 @@ const CHUNK = 256 * 1024;
 const CHUNKS_PER_READ = 4;
 const ORPHAN_AGE_MS = 60 * 60 * 1000;
 
-export class DatabaseStorage implements StorageService {
+export class DatabaseStorage implements StorageService, FileBytes {
   private constructor(
     private readonly database: PostgresStore,
     private readonly files: FileMetadata,
@@ -26,11 +27,21 @@ export class DatabaseStorage implements StorageService {
   static async open(store: Store, files: FileMetadata): Promise<DatabaseStorage> {
     if (!(store instanceof PostgresStore)) throw new Error('storage.kind: database needs a PostgreSQL backend.database');
     const storage = new DatabaseStorage(store, files);
-    void storage.sweepOrphans().catch(() => {});
     return storage;
   }
 
   async store(bytes: AsyncIterable<Uint8Array>, options: StoreOptions): Promise<StoredFile> {
+    const file = await this.writeBytes(bytes, options);
+    try {
+      await this.files.insert(file);
+    } catch (error) {
+      await this.removeBytes(file.storageId).catch(() => {});
+      throw error;
+    }
+    return file;
+  }
+
+  async writeBytes(bytes: AsyncIterable<Uint8Array>, options: StoreOptions): Promise<StoredFile> {
     const storageId = this.files.newId();
     const hash = createHash('sha256');
     let size = 0;
@@ -61,9 +72,7 @@ export class DatabaseStorage implements StorageService {
       if (options.expectedSha256 !== undefined && digest.toString('base64') !== options.expectedSha256) {
         throw new GatewayError('Sha256Mismatch', `The body's sha256 is ${digest.toString('base64')}, not ${options.expectedSha256} as its Digest header says`);
       }
-      const file: StoredFile = { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, creationTime: Date.now() };
-      await this.files.insert(file);
-      return file;
+      return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, creationTime: Date.now() };
     } catch (error) {
       await this.database.deleteChunks(storageId).catch(() => {});
       throw error;
@@ -76,26 +85,38 @@ export class DatabaseStorage implements StorageService {
 
   async open(storageId: string, range?: ByteRange) {
     const file = await this.files.read(storageId);
-    if (!file) return null;
-    const start = range?.start ?? 0;
-    const end = range?.end ?? file.size - 1;
-    return { file, stream: Readable.from(this.chunks(storageId, start, end)) };
+    return file && { file, stream: this.streamOf(file, range) };
+  }
+
+  streamOf(file: StoredFile, range?: ByteRange): Readable {
+    return Readable.from(this.chunks(file.storageId, range?.start ?? 0, range?.end ?? file.size - 1));
   }
 
   async blob(storageId: string): Promise<Blob | null> {
-    const opened = await this.open(storageId);
-    if (!opened) return null;
+    const file = await this.files.read(storageId);
+    return file && this.blobOf(file);
+  }
+
+  async blobOf(file: StoredFile): Promise<Blob> {
     // A Blob is read whole by its consumer anyway; database storage has no
     // file to back it, so this one holds the bytes.
     const parts: Buffer[] = [];
-    for await (const part of opened.stream) parts.push(part as Buffer);
-    return new Blob(parts as Uint8Array<ArrayBuffer>[], { type: opened.file.contentType ?? '' });
+    for await (const part of this.streamOf(file)) parts.push(part as Buffer);
+    return new Blob(parts as Uint8Array<ArrayBuffer>[], { type: file.contentType ?? '' });
   }
 
   async delete(storageId: string): Promise<boolean> {
     const existed = await this.files.delete(storageId);
-    if (existed) await this.database.deleteChunks(storageId);
+    if (existed) await this.removeBytes(storageId);
     return existed;
+  }
+
+  removeBytes(storageId: string): Promise<void> {
+    return this.database.deleteChunks(storageId);
+  }
+
+  inTransaction(tx: WriteTx): StorageService {
+    return new TransactionStorage(this, this.files, tx);
   }
 
   async sweepOrphans(): Promise<number> {

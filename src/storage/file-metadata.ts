@@ -1,6 +1,6 @@
 import { convexToJson, jsonToConvex, type JSONValue, type Value } from '../values/value.js';
 import { newId, tableNumberOf } from '../database/ids.js';
-import type { Store } from '../database/store.js';
+import type { ReadTx, Store, WriteTx } from '../database/store.js';
 import type { StoredFile } from './storage-service.js';
 
 // File metadata lives in the `_storage` system table, like Convex's: a
@@ -35,18 +35,29 @@ export class FileMetadata {
   }
 
   async insert(file: StoredFile): Promise<void> {
+    await this.store.write((tx) => this.insertIn(tx, file), { timeoutMs: 30_000 });
+  }
+
+  /** Inserts in a transaction already open (a mutation's). */
+  insertIn(tx: WriteTx, file: StoredFile): Promise<void> {
     const fields: Record<string, Value> = {
       sha256: Buffer.from(file.sha256, 'hex').toString('base64'),
       size: file.size,
       contentType: file.contentType,
     };
     const json = JSON.stringify(convexToJson(fields));
-    await this.store.write((tx) => tx.insert(STORAGE_TABLE, { id: file.storageId, creationTime: file.creationTime, json, fields }), { timeoutMs: 30_000 });
+    return tx.insert(STORAGE_TABLE, { id: file.storageId, creationTime: file.creationTime, json, fields });
   }
 
   async read(storageId: string): Promise<StoredFile | null> {
     if (!this.isId(storageId)) return null;
-    const stored = await this.store.read((tx) => tx.get(STORAGE_TABLE, storageId));
+    return this.store.read((tx) => this.readIn(tx, storageId));
+  }
+
+  /** Reads in a transaction already open, seeing its own uncommitted writes. */
+  async readIn(tx: ReadTx, storageId: string): Promise<StoredFile | null> {
+    if (!this.isId(storageId)) return null;
+    const stored = await tx.get(STORAGE_TABLE, storageId);
     if (!stored) return null;
     const fields = jsonToConvex(JSON.parse(stored.json) as JSONValue) as { sha256: string; size: number; contentType: string | null };
     return {
@@ -61,6 +72,12 @@ export class FileMetadata {
   /** Removes a file's metadata; returns whether it existed. */
   async delete(storageId: string): Promise<boolean> {
     if (!this.isId(storageId)) return false;
-    return this.store.write((tx) => tx.delete(STORAGE_TABLE, storageId), { timeoutMs: 30_000 });
+    return this.store.write((tx) => this.deleteIn(tx, storageId), { timeoutMs: 30_000 });
+  }
+
+  /** Deletes in a transaction already open; returns whether the row existed. */
+  async deleteIn(tx: WriteTx, storageId: string): Promise<boolean> {
+    if (!this.isId(storageId)) return false;
+    return tx.delete(STORAGE_TABLE, storageId);
   }
 }

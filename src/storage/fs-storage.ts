@@ -2,9 +2,12 @@ import { createHash } from 'node:crypto';
 import { createReadStream, openAsBlob } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { GatewayError } from '../http/errors.js';
+import type { WriteTx } from '../database/store.js';
 import type { FileMetadata } from './file-metadata.js';
-import type { ByteRange, StorageService, StoreOptions, StoredFile } from './storage-service.js';
+import type { ByteRange, FileBytes, StorageService, StoreOptions, StoredFile } from './storage-service.js';
+import { TransactionStorage } from './transaction-storage.js';
 
 // File bytes on the local filesystem (storage.kind: fs). A crash must never
 // leave metadata pointing at a missing or partial file, so a file is written
@@ -19,13 +22,24 @@ import type { ByteRange, StorageService, StoreOptions, StoredFile } from './stor
 const INCOMING = '.incoming';
 const ORPHAN_AGE_MS = 60 * 60 * 1000;
 
-export class FsStorage implements StorageService {
+export class FsStorage implements StorageService, FileBytes {
   constructor(
     private readonly dir: string,
     private readonly files: FileMetadata,
   ) {}
 
   async store(bytes: AsyncIterable<Uint8Array>, options: StoreOptions): Promise<StoredFile> {
+    const file = await this.writeBytes(bytes, options);
+    try {
+      await this.files.insert(file);
+    } catch (error) {
+      await this.removeBytes(file.storageId);
+      throw error;
+    }
+    return file;
+  }
+
+  async writeBytes(bytes: AsyncIterable<Uint8Array>, options: StoreOptions): Promise<StoredFile> {
     const storageId = this.files.newId();
     const incoming = path.join(this.dir, INCOMING);
     await mkdir(incoming, { recursive: true });
@@ -58,15 +72,7 @@ export class FsStorage implements StorageService {
     await mkdir(path.dirname(final), { recursive: true });
     await rename(temporary, final);
     await syncDirectory(path.dirname(final));
-
-    const file: StoredFile = { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, creationTime: Date.now() };
-    try {
-      await this.files.insert(file);
-    } catch (error) {
-      await rm(final, { force: true });
-      throw error;
-    }
-    return file;
+    return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, creationTime: Date.now() };
   }
 
   metadata(storageId: string): Promise<StoredFile | null> {
@@ -75,22 +81,35 @@ export class FsStorage implements StorageService {
 
   async open(storageId: string, range?: ByteRange) {
     const file = await this.files.read(storageId);
-    if (!file) return null;
-    const stream = createReadStream(this.pathOf(storageId), range ? { start: range.start, end: range.end } : {});
-    return { file, stream };
+    return file && { file, stream: this.streamOf(file, range) };
+  }
+
+  streamOf(file: StoredFile, range?: ByteRange): Readable {
+    return createReadStream(this.pathOf(file.storageId), range ? { start: range.start, end: range.end } : {});
   }
 
   async blob(storageId: string): Promise<Blob | null> {
     const file = await this.files.read(storageId);
-    if (!file) return null;
+    return file && this.blobOf(file);
+  }
+
+  blobOf(file: StoredFile): Promise<Blob> {
     // Backed by the file: bytes are read from disk as the Blob is consumed.
-    return openAsBlob(this.pathOf(storageId), { type: file.contentType ?? '' });
+    return openAsBlob(this.pathOf(file.storageId), { type: file.contentType ?? '' });
   }
 
   async delete(storageId: string): Promise<boolean> {
     const existed = await this.files.delete(storageId);
-    if (existed) await rm(this.pathOf(storageId), { force: true });
+    if (existed) await this.removeBytes(storageId);
     return existed;
+  }
+
+  async removeBytes(storageId: string): Promise<void> {
+    await rm(this.pathOf(storageId), { force: true });
+  }
+
+  inTransaction(tx: WriteTx): StorageService {
+    return new TransactionStorage(this, this.files, tx);
   }
 
   /**

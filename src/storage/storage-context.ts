@@ -1,11 +1,15 @@
 import { Readable } from 'node:stream';
+import { isGatewayError } from '../http/errors.js';
 import type { FileMetadata as FileMetadataView, StorageActionWriter } from '../functions/context-types.js';
 import type { GenericId } from '../database/api-types.js';
+import type { WriteTx } from '../database/store.js';
 import type { StorageService } from './storage-service.js';
 
 // `ctx.storage` as functions see it, as in Convex: queries may only look
 // files up (getUrl, getMetadata); mutations may also generate upload URLs,
-// delete, store and get; actions and HTTP actions may do everything.
+// delete, store and get; actions and HTTP actions may do everything. A
+// mutation's context is given its transaction, and the file metadata it
+// reads and writes is part of it (transaction-storage.ts).
 
 export type StorageContext = StorageActionWriter;
 export type StorageMode = 'reader' | 'writer' | 'action';
@@ -18,12 +22,17 @@ export interface StorageUrls {
 }
 
 export class StorageContextImpl implements StorageContext {
+  private readonly storage: StorageService;
+
   constructor(
-    private readonly storage: StorageService,
+    storage: StorageService,
     private readonly urls: StorageUrls,
     private readonly uploadToken: () => Promise<string>,
     private readonly mode: StorageMode,
-  ) {}
+    tx?: WriteTx,
+  ) {
+    this.storage = tx && storage.inTransaction ? storage.inTransaction(tx) : storage;
+  }
 
   async getUrl(storageId: string): Promise<string | null> {
     const file = await this.storage.metadata(checkId(storageId, 'getUrl'));
@@ -54,11 +63,19 @@ export class StorageContextImpl implements StorageContext {
     if (!(blob instanceof Blob)) {
       throw new TypeError('store() expects a Blob. If you are trying to store a Request, `await request.blob()` will give you the correct input.');
     }
-    const file = await this.storage.store(Readable.fromWeb(blob.stream() as any), {
-      contentType: blob.type || null,
-      ...(options?.sha256 !== undefined ? { expectedSha256: options.sha256 } : {}),
-    });
-    return file.storageId as GenericId<'_storage'>;
+    try {
+      const file = await this.storage.store(Readable.fromWeb(blob.stream() as any), {
+        contentType: blob.type || null,
+        ...(options?.sha256 !== undefined ? { expectedSha256: options.sha256 } : {}),
+      });
+      return file.storageId as GenericId<'_storage'>;
+    } catch (error) {
+      // The storage service speaks HTTP (a Sha256Mismatch is a 400 on the
+      // upload endpoint); inside a function it is the function's own error,
+      // which an HTTP action turns into a 500, as in Convex.
+      if (isGatewayError(error)) throw new Error(error.message);
+      throw error;
+    }
   }
 
   async get(storageId: string): Promise<Blob | null> {

@@ -51,7 +51,7 @@ export class StorageHttp implements SubMount {
   }
 
   private requireAdmin(req: IncomingMessage): void {
-    if (!hasAdminKey(req, this.adminKey)) throw new GatewayError('InvalidAdminKey', 'This storage endpoint requires the admin key');
+    if (!hasAdminKey(req, this.adminKey)) throw new GatewayError('BadAdminKey', 'This storage endpoint requires the admin key');
   }
 
   private async remove(req: IncomingMessage, res: ServerResponse, exchange: Exchange, rawId: string): Promise<number> {
@@ -125,8 +125,12 @@ export class StorageHttp implements SubMount {
     const token = new URL(req.url!, 'http://x').searchParams.get('token');
     if (token !== null || !hasAdminKey(req, this.adminKey)) {
       const check = this.tokens.check(token);
-      if (check === 'expired') throw new GatewayError('StorageTokenExpired');
-      if (check === 'invalid') throw new GatewayError('StorageTokenInvalid');
+      if (check !== 'valid') {
+        // Node would read and discard the refused body to keep the
+        // connection: whoever has no token could make it read gigabytes.
+        if (!req.complete) closeAfterResponse(res);
+        throw new GatewayError(check === 'expired' ? 'StorageTokenExpired' : 'StorageTokenInvalid');
+      }
     }
 
     const declared = req.headers['content-length'];

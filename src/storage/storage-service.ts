@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { WriteTx } from '../database/store.js';
 
 // File storage behind `ctx.storage` and /api/storage. Bytes live on disk
 // (fs) or in the database (database); metadata always lives in the database,
@@ -37,4 +38,26 @@ export interface StorageService {
   blob(storageId: string): Promise<Blob | null>;
   /** Deletes the file; false when there was none. */
   delete(storageId: string): Promise<boolean>;
+  /**
+   * The same files seen from inside a mutation: metadata is read and written
+   * in the mutation's transaction `tx`, so it commits or rolls back with the
+   * mutation's other writes. Absent where the metadata is not in a local
+   * database (a remote backend).
+   */
+  inTransaction?(tx: WriteTx): StorageService;
+}
+
+/**
+ * Where a local storage keeps the bytes of its files, apart from their
+ * metadata: what a mutation's transaction needs to put the metadata in
+ * itself (see transaction-storage.ts).
+ */
+export interface FileBytes {
+  /** Stores the bytes durably under a fresh id; no metadata is written. */
+  writeBytes(bytes: AsyncIterable<Uint8Array>, options: StoreOptions): Promise<StoredFile>;
+  /** The bytes (or one range of them) of a file whose metadata was read. */
+  streamOf(file: StoredFile, range?: ByteRange): Readable;
+  blobOf(file: StoredFile): Promise<Blob>;
+  /** Removes the bytes of a file that has no metadata (any more). */
+  removeBytes(storageId: string): Promise<void>;
 }

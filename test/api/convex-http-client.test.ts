@@ -154,7 +154,7 @@ routes: []
       // A wrong admin key is refused before anything runs.
       const wrong = newClient();
       (wrong as unknown as { setAdminAuth(key: string): void }).setAdminAuth('not-the-admin-key-at-all');
-      await assert.rejects(wrong.query(anyApi.messages!.count!), /InvalidAdminKey/);
+      await assert.rejects(wrong.query(anyApi.messages!.count!), /BadAdminKey/);
     });
 
     test('a valid bearer token is the identity functions see; an invalid one is a 401 InvalidAuthHeader', async () => {

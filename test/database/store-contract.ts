@@ -716,6 +716,35 @@ export function storeContract(name: string, open: StoreFactory): void {
 
     describe('transactions', () => {
       test(
+        'onCommit hooks run after the commit, and not at all when the transaction or their savepoint rolls back',
+        withDb(async (db) => {
+          const ran: string[] = [];
+          const value = await db.store.write(async (tx) => {
+            tx.onCommit(() => ran.push('committed'));
+            await tx.savepoint(async () => tx.onCommit(() => ran.push('kept savepoint'))).catch(() => {});
+            await tx
+              .savepoint(async () => {
+                tx.onCommit(() => ran.push('rolled-back savepoint'));
+                throw new Error('undo this savepoint');
+              })
+              .catch(() => {});
+            assert.deepEqual(ran, [], 'nothing runs before the commit');
+            return 'done';
+          }, TIMEOUT);
+          assert.equal(value, 'done');
+          assert.deepEqual(ran, ['committed', 'kept savepoint']);
+          await assert.rejects(
+            db.store.write(async (tx) => {
+              tx.onCommit(() => ran.push('never'));
+              throw new Error('roll back');
+            }, TIMEOUT),
+            /roll back/,
+          );
+          assert.deepEqual(ran, ['committed', 'kept savepoint']);
+        }),
+      );
+
+      test(
         'queries cannot write: ctx.db.insert, patch, replace and delete in a query throw',
         withDb(async (db) => {
           const id = await db.mutation((w) => w.insert('notes', { n: 1 }));

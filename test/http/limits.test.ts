@@ -1,3 +1,4 @@
+import net from 'node:net';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -181,6 +182,40 @@ describe('body, response and time limits', () => {
       assert.equal(answer.status, 413);
       assert.equal(answer.json.code, 'PayloadTooLarge');
       assert.equal(await ran(tag), false);
+    });
+
+    test('a client that keeps sending a huge body still gets its 413, not a reset (lingering close)', async () => {
+      // It writes 200 MB as fast as the socket takes it, whatever the gateway
+      // says. The gateway answers at once, then reads and drops what keeps
+      // coming; closing with those bytes unread would reset the connection and
+      // the client would lose the answer (it did, 2 times in 5, before).
+      const attempt = () =>
+        new Promise<string>((resolve) => {
+          const socket = net.connect({ port: gateway.port, host: '127.0.0.1' });
+          let received = '';
+          socket.setEncoding('latin1');
+          socket.on('data', (data) => (received += data));
+          socket.on('error', () => {});
+          socket.on('close', () => resolve(received));
+          socket.write('POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 200000000\r\n\r\n');
+          const chunk = Buffer.alloc(256 * 1024);
+          let sent = 0;
+          const pump = (): void => {
+            while (sent < 200_000_000 && !socket.destroyed) {
+              sent += chunk.length;
+              if (!socket.write(chunk)) {
+                socket.once('drain', pump);
+                return;
+              }
+            }
+          };
+          pump();
+        });
+      for (let i = 0; i < 5; i++) {
+        const received = await attempt();
+        assert.match(received, /^HTTP\/1\.1 413 /, `attempt ${i + 1} lost its answer`);
+        assert.match(received, /"code":"PayloadTooLarge"/);
+      }
     });
 
     test('a body exactly at the limit passes, one byte more is refused', async () => {

@@ -410,6 +410,9 @@ describe('portico dev', () => {
 
     await writeFile(path.join(dir, '.env'), 'EXTRA_PATH=/from-env\n');
     await waitUntil(async () => (await get(`${gateway.url}/from-env`)).status === 200, 15_000);
+    // The swap is visible before its log line (log lines are written in
+    // batches): count reloads only once the line is there.
+    await waitForLines(gateway, reloaded, 1);
 
     const reloads = () => gateway.logs().filter(reloaded).length + gateway.logs().filter(refused).length;
     const before = reloads();

@@ -23,10 +23,6 @@ export const dev: Command = {
     const configFile = path.resolve(io.cwd, values.config!);
     const runtime = await startOrReport({ configFile, port: parsePort(values.port), host: values.host }, io);
     if (!runtime) return EXIT.failed;
-    // The URL stands alone on the line (followed by a space), so terminals
-    // and scripts that pick it out do not take punctuation along with it.
-    io.err(`Portico (dev) listening on ${runtime.url} (watching ${path.relative(io.cwd, configFile) || configFile} and ${path.relative(io.cwd, runtime.config.functionsDir) || '.'})\n`);
-
     let timer: NodeJS.Timeout | undefined;
     let functionsWatcher: FSWatcher | null = null;
     let watchedDir = '';
@@ -60,6 +56,10 @@ export const dev: Command = {
       if (file === path.basename(configFile) || file === '.env') changed();
     });
     watchFunctions(runtime.config.functionsDir);
+    // Announced once the watches are in place, so a change made as soon as
+    // the URL is printed is seen. The URL stands alone on the line (followed
+    // by a space), so scripts that pick it out take no punctuation with it.
+    io.err(`Portico (dev) listening on ${runtime.url} (watching ${path.relative(io.cwd, configFile) || configFile} and ${path.relative(io.cwd, runtime.config.functionsDir) || '.'})\n`);
     const code = await serveUntilStopped(runtime, { reloadOnHangup: true });
     configWatcher.close();
     (functionsWatcher as FSWatcher | null)?.close();

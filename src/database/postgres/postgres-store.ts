@@ -178,6 +178,7 @@ export class PostgresStore implements Store, PostgresCatalog {
       const value = await Promise.race([fn(tx), timeout]);
       tx.close();
       await client.query('COMMIT');
+      tx.commitHooks.run();
       return value;
     } catch (error) {
       tx.close();

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import { indexKey, creationKey } from '../index-keys.js';
 import {
+  CommitHooks,
   CREATION_INDEX,
   sqlKeyColumn,
   sqlTable,
@@ -100,16 +101,27 @@ export class PostgresTx implements WriteTx {
     return result.rowCount === 1;
   }
 
+  readonly commitHooks = new CommitHooks();
+
+  onCommit(hook: () => void): void {
+    this.check();
+    this.commitHooks.add(hook);
+  }
+
   async savepoint<T>(fn: () => Promise<T>): Promise<T> {
     this.check();
     const name = `nested_${++this.savepoints}`;
+    const hooksBefore = this.commitHooks.mark();
     await this.run(`SAVEPOINT ${name}`);
     try {
       const value = await fn();
       await this.run(`RELEASE SAVEPOINT ${name}`);
       return value;
     } catch (error) {
-      if (!this.closed) await this.run(`ROLLBACK TO SAVEPOINT ${name}`);
+      if (!this.closed) {
+        await this.run(`ROLLBACK TO SAVEPOINT ${name}`);
+        this.commitHooks.rollbackTo(hooksBefore);
+      }
       throw error;
     }
   }

@@ -111,6 +111,7 @@ export class SqliteStore implements Store {
       (value) => {
         tx.close();
         this.catalog.committedTables(tx.created);
+        tx.commitHooks.run();
         return value;
       },
       (error) => {

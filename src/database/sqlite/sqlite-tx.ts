@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { CatalogView, CreatedTable } from './sqlite-catalog.js';
 import { indexKey, creationKey } from '../index-keys.js';
 import {
+  CommitHooks,
   CREATION_INDEX,
   sqlKeyColumn,
   sqlTable,
@@ -56,6 +57,7 @@ export class SqliteTx implements WriteTx {
   private readonly view: CatalogView;
   /** Tables this transaction created (and did not roll back): the store remembers them once it commits. */
   readonly created: CreatedTable[] = [];
+  readonly commitHooks = new CommitHooks();
 
   /** `since`: for a read snapshot, the catalog tick when it began; null for the write connection. */
   constructor(
@@ -118,11 +120,17 @@ export class SqliteTx implements WriteTx {
     return this.statements.get(`DELETE FROM ${sqlTable(table)} WHERE id = ?`).run(id).changes === 1;
   }
 
+  onCommit(hook: () => void): void {
+    this.check();
+    this.commitHooks.add(hook);
+  }
+
   async savepoint<T>(fn: () => Promise<T>): Promise<T> {
     this.check();
     const name = `nested_${++this.depth}`;
     const { db } = this.statements;
     const createdBefore = this.created.length;
+    const hooksBefore = this.commitHooks.mark();
     db.exec(`SAVEPOINT ${name}`);
     try {
       const value = await fn();
@@ -132,8 +140,9 @@ export class SqliteTx implements WriteTx {
       if (!this.closed) {
         db.exec(`ROLLBACK TO ${name}`);
         db.exec(`RELEASE ${name}`);
-        // Tables created inside the savepoint are gone again.
+        // Tables created inside the savepoint are gone again, and its commit hooks with them.
         this.created.length = createdBefore;
+        this.commitHooks.rollbackTo(hooksBefore);
       }
       throw error;
     } finally {
