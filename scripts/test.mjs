@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The one test command (`npm test`). It builds the gateway (tests drive the
-// real `portico` binary over sockets), makes sure the browser the CORS tests
+// real `portico` binary over sockets), type-checks everything, makes sure the browser the CORS tests
 // need is present, reports which real services are reachable, then runs every
 // test file with node:test. `npm test -- test/http` runs a subset.
 import { spawnSync, execFileSync } from 'node:child_process';
@@ -60,6 +60,8 @@ function ensureChromium() {
 }
 
 run('npx', ['tsc', '-p', 'tsconfig.build.json']);
+// The tests, the benchmarks and the example app's functions, against the public types.
+run('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit']);
 ensureChromium();
 
 const postgres = await reachable(5432);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { freePort } from '../helpers/http.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -544,13 +545,3 @@ describe("the example app's demo auth flow", () => {
 /** A port nothing listens on. */
 const closedPort = freePort;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}

@@ -71,6 +71,7 @@ class Db {
       httpActions: new Map(),
       schema: undefined,
       usesConsole: false,
+      problems: new Map(),
     };
     // These tests never touch ctx.storage.
     const noStorage = {} as StorageService;

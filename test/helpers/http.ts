@@ -65,3 +65,15 @@ function parse(raw: string): RawResponse {
   }
   return { status: Number(statusLine?.split(' ')[1]), headers, body: end === -1 ? '' : raw.slice(end + 4), raw };
 }
+
+/** A port nothing listens on right now (briefly bound, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}

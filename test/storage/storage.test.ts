@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { makeProject, removeProject, ROOT, routesYaml } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
-import { rawRequest } from '../helpers/http.js';
+import { rawRequest, freePort } from '../helpers/http.js';
 import { freshDatabase } from '../helpers/postgres.js';
 
 // File storage as issue 4 and convex-compat.md §5 describe it, over real
@@ -1142,13 +1142,3 @@ describe("the example app's image upload", () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = (server.address() as net.AddressInfo);
-      server.close(() => resolve(port));
-    });
-  });
-}
