@@ -17,8 +17,22 @@ export class FunctionNameError extends Error {
   override name = 'FunctionNameError';
 }
 
+// Every call names its function, and a project names few: the parse of each
+// name is kept (bounded, in case callers invent names).
+const parsed = new Map<string, FunctionName>();
+const PARSED_LIMIT = 10_000;
+
 /** Parses and validates a function name; throws FunctionNameError with Convex's wording. */
 export function parseFunctionName(raw: string): FunctionName {
+  const known = parsed.get(raw);
+  if (known !== undefined) return known;
+  const name = parse(raw);
+  if (parsed.size >= PARSED_LIMIT) parsed.clear();
+  parsed.set(raw, name);
+  return name;
+}
+
+function parse(raw: string): FunctionName {
   if (typeof raw !== 'string' || raw.length === 0) {
     throw new FunctionNameError(`${String(raw)} is not a valid path to a function. The path is empty.`);
   }
@@ -41,7 +55,7 @@ export function parseFunctionName(raw: string): FunctionName {
   if (!IDENTIFIER.test(exportName) || /^_+$/.test(exportName)) {
     throw new FunctionNameError(`${raw} is not a valid path to a function. "${exportName}" is not a valid function name.`);
   }
-  return { module, exportName, canonical: exportName === 'default' ? module : `${module}:${exportName}` };
+  return Object.freeze({ module, exportName, canonical: exportName === 'default' ? module : `${module}:${exportName}` });
 }
 
 /** Module name of a file relative to the functions folder: "dir/file.ts" → "dir/file". */

@@ -150,7 +150,9 @@ export class FsStorage implements StorageService, FileBytes {
 
   private pathOf(storageId: string): string {
     if (!this.files.isId(storageId)) throw new GatewayError('InvalidStoragePath');
-    return path.join(this.dir, storageId.slice(0, 2), storageId);
+    // Sharded by the id's last characters (checksum bits): its first ones are
+    // a timestamp and would put years of files in one folder.
+    return path.join(this.dir, storageId.slice(-2), storageId);
   }
 }
 

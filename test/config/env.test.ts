@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { expandString } from '../../src/config/env.js';
-import { load, locations, only, writeFixture, yaml } from './helpers.js';
+import { load, locations, writeFixture, yaml } from './helpers.js';
 
 test('expandString substitutes ${NAME} and uses :- defaults when unset or empty', () => {
   const env = { HOST: 'example.com', EMPTY: '' };

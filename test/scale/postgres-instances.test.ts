@@ -6,7 +6,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { after, describe, test, type TestContext } from 'node:test';
 import pg from 'pg';
-import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
+import { makeProject, removeProject } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { freshDatabase } from '../helpers/postgres.js';
 

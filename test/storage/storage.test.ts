@@ -448,7 +448,7 @@ describe('file storage on the filesystem', () => {
     test('a delete in a mutation that then fails leaves the file whole; a committed one removes its bytes from disk too', { timeout: 60_000 }, async () => {
       const bytes = randomBytes(10_000);
       const { storageId } = await storeThroughAction(gateway, bytes);
-      const onDisk = path.join(dir, '.data', 'storage', storageId.slice(0, 2), storageId);
+      const onDisk = path.join(dir, '.data', 'storage', storageId.slice(-2), storageId);
 
       const failed = await mutate('deleteAndMaybeFail', { id: storageId, fail: true });
       assert.equal(failed.status, 'error');
@@ -470,7 +470,7 @@ describe('file storage on the filesystem', () => {
 
   test('delete(): the file is gone (404 FileNotFound, getUrl null, get null); deleting again throws "storage id <id> not found"', async () => {
     const { storageId } = await storeThroughAction(gateway, Buffer.from('short-lived'));
-    const onDisk = path.join(dir, '.data', 'storage', storageId.slice(0, 2), storageId);
+    const onDisk = path.join(dir, '.data', 'storage', storageId.slice(-2), storageId);
     assert.ok(existsSync(onDisk), 'the bytes are on disk under the storage dir');
     assert.deepEqual(await json(await fetch(`${gateway.url}/remove?id=${storageId}`, { method: 'POST' })), { deleted: true });
     assert.ok(!existsSync(onDisk), 'delete() removed the bytes');
@@ -936,7 +936,7 @@ describe('crash safety of uploads', () => {
     const rows = metadataRows(dir);
     assert.equal(rows.length, rowsBefore);
     for (const row of rows) {
-      const bytes = await readFile(path.join(dir, '.data', 'storage', row.id.slice(0, 2), row.id));
+      const bytes = await readFile(path.join(dir, '.data', 'storage', row.id.slice(-2), row.id));
       assert.equal(bytes.length, row.size, row.id);
       assert.equal(createHash('sha256').update(bytes).digest('base64'), row.sha256, row.id);
     }
@@ -945,8 +945,8 @@ describe('crash safety of uploads', () => {
     const db = new Database(path.join(dir, '.data', 'db.sqlite'));
     db.prepare('DELETE FROM "t__storage" WHERE id = ?').run(orphan.storageId);
     db.close();
-    const orphanFile = path.join(dir, '.data', 'storage', orphan.storageId.slice(0, 2), orphan.storageId);
-    const keptFile = path.join(dir, '.data', 'storage', kept.storageId.slice(0, 2), kept.storageId);
+    const orphanFile = path.join(dir, '.data', 'storage', orphan.storageId.slice(-2), orphan.storageId);
+    const keptFile = path.join(dir, '.data', 'storage', kept.storageId.slice(-2), kept.storageId);
     const young = path.join(incoming, 'young.tmp');
     await writeFile(young, 'in progress');
     const old = new Date(Date.now() - 2 * 3600_000);

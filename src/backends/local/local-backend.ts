@@ -5,15 +5,16 @@ import { functionNameOf } from '../../functions/references.js';
 import type { LoadedModules } from '../../functions/loader.js';
 import type { RegisteredFunction } from '../../functions/registration.js';
 import type { CompiledSchema } from '../../database/compiled-schema.js';
-import { DocumentApi, idCheckFor } from '../../database/document-api.js';
-import type { ReadTx, Store, WriteTx } from '../../database/store.js';
+import { idCheckFor } from '../../database/document-api.js';
+import type { Store, WriteTx } from '../../database/store.js';
 import { Query } from '../../database/query.js';
 import { enableAttribution, runInLogScope } from '../../log/console-capture.js';
 import type { StorageService } from '../../storage/storage-service.js';
 import type { StorageContext } from '../../storage/storage-context.js';
 import { callFunction } from '../call-function.js';
-import type { CallRequest, CallResult, Caller, FunctionBackend } from '../function-backend.js';
+import type { CallKind, CallRequest, CallResult, Caller, FunctionBackend } from '../function-backend.js';
 import { describeFailure, FunctionCallError } from './call-errors.js';
+import { ActionContext, MutationContext, QueryContext, type ContextHost } from './function-contexts.js';
 
 // Runs the project's functions in this process, over a Store:
 //  - a query runs on one read snapshot;
@@ -41,7 +42,7 @@ export interface LocalBackendOptions {
 type Kind = RegisteredFunction['kind'];
 const KIND_NAMES: Record<Kind, string> = { query: 'Query', mutation: 'Mutation', action: 'Action' };
 
-export class LocalBackend implements FunctionBackend {
+export class LocalBackend implements FunctionBackend, ContextHost {
   readonly description: string;
   private readonly argCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
   private readonly returnCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
@@ -49,9 +50,9 @@ export class LocalBackend implements FunctionBackend {
   private readonly isIdOfTable: (table: string, id: string) => boolean;
 
   constructor(
-    private readonly store: Store,
+    readonly store: Store,
     private readonly modules: LoadedModules,
-    private readonly schema: CompiledSchema,
+    readonly schema: CompiledSchema,
     readonly storage: StorageService,
     private readonly options: LocalBackendOptions,
   ) {
@@ -133,13 +134,13 @@ export class LocalBackend implements FunctionBackend {
   private execute(fn: RegisteredFunction, name: string, args: Record<string, Value>, caller: Caller): Promise<JSONValue> {
     switch (fn.kind) {
       case 'query':
-        return this.store.read((tx) => this.withTimeout(fn, async () => this.encodeResult(fn, name, await fn.handler(this.queryCtx(tx, caller), args))));
+        return this.store.read((tx) => this.withTimeout(fn, async () => this.encodeResult(fn, name, await fn.handler(new QueryContext(this, tx, caller), args))));
       case 'mutation':
-        return this.store.write(async (tx) => this.encodeResult(fn, name, await fn.handler(this.mutationCtx(tx, caller), args)), {
+        return this.store.write(async (tx) => this.encodeResult(fn, name, await fn.handler(new MutationContext(this, tx, caller), args)), {
           timeoutMs: this.options.transactionTimeoutMs,
         });
       case 'action':
-        return Promise.resolve(fn.handler(this.actionCtx(caller), args)).then((value) => this.encodeResult(fn, name, value));
+        return Promise.resolve(fn.handler(new ActionContext(this, caller), args)).then((value) => this.encodeResult(fn, name, value));
     }
   }
 
@@ -157,49 +158,13 @@ export class LocalBackend implements FunctionBackend {
     });
   }
 
-  private queryCtx(tx: ReadTx, caller: Caller) {
-    const inner: Caller = { ...caller, internal: true };
-    return {
-      db: new DocumentApi(this.store, tx, this.schema, false),
-      auth: { getUserIdentity: () => caller.identity.get() },
-      storage: this.options.storageFor(caller, 'reader'),
-      runQuery: (reference: unknown, args?: Record<string, unknown>) =>
-        this.inline('query', reference, args, inner, async (fn, a, settle) => settle(await fn.handler(this.queryCtx(tx, caller), a))),
-    };
+  storageFor(caller: Caller, mode: 'reader' | 'writer' | 'action', tx?: WriteTx) {
+    return this.options.storageFor(caller, mode, tx);
   }
 
-  private mutationCtx(tx: WriteTx, caller: Caller) {
-    const inner: Caller = { ...caller, internal: true };
-    // Savepoints nest but cannot interleave: rolling one back undoes
-    // everything written since it began. So nested mutations started
-    // together (Promise.all) run one after another, each in its own.
-    let nested: Promise<unknown> = Promise.resolve();
-    const runMutation = (reference: unknown, args?: Record<string, unknown>) => {
-      const run = nested.then(() =>
-        this.inline('mutation', reference, args, inner, (fn, a, settle) => tx.savepoint(async () => settle(await fn.handler(this.mutationCtx(tx, caller), a)))),
-      );
-      nested = run.catch(() => {});
-      return run;
-    };
-    return {
-      db: new DocumentApi(this.store, tx, this.schema, true),
-      auth: { getUserIdentity: () => caller.identity.get() },
-      storage: this.options.storageFor(caller, 'writer', tx),
-      runQuery: (reference: unknown, args?: Record<string, unknown>) =>
-        this.inline('query', reference, args, inner, async (fn, a, settle) => settle(await fn.handler(this.queryCtx(tx, caller), a))),
-      runMutation,
-    };
-  }
-
-  private actionCtx(caller: Caller) {
-    const inner: Caller = { ...caller, internal: true };
-    return {
-      auth: { getUserIdentity: () => caller.identity.get() },
-      storage: this.options.storageFor(caller, 'action'),
-      runQuery: (reference: unknown, args?: Record<string, unknown>) => callFunction(this, 'query', reference, args, inner),
-      runMutation: (reference: unknown, args?: Record<string, unknown>) => callFunction(this, 'mutation', reference, args, inner),
-      runAction: (reference: unknown, args?: Record<string, unknown>) => callFunction(this, 'action', reference, args, inner),
-    };
+  /** A call from an action: its own transaction, through the same path as any caller's. */
+  callFromAction(kind: CallKind, reference: unknown, args: Record<string, unknown> | undefined, caller: Caller): Promise<Value> {
+    return callFunction(this, kind, reference, args, caller);
   }
 
   /**
@@ -208,7 +173,7 @@ export class LocalBackend implements FunctionBackend {
    * objects with its caller. `run` calls `settle` with the callee's result
    * where a failure must undo the callee's writes (inside its savepoint).
    */
-  private async inline(
+  async inline(
     kind: Kind,
     reference: unknown,
     args: Record<string, unknown> | undefined,
