@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { IndexSpec, ReadTx, Store, WriteOptions, WriteTx } from '../store.js';
 import { METADATA_DDL, SqliteCatalog, type CatalogView, type CreatedTable } from './sqlite-catalog.js';
 import { SqliteTx, StatementCache } from './sqlite-tx.js';
+import { Checkpointer } from './checkpointer.js';
 import { WalSync } from './wal-sync.js';
 import { WriteLane } from './write-lane.js';
 
@@ -36,6 +37,8 @@ export class SqliteStore implements Store {
     // COMMIT writes the log; WalSync fsyncs it off the event loop before any
     // mutation is acknowledged (checkpoints still sync inside SQLite).
     this.writer.pragma('synchronous = NORMAL');
+    // Checkpoints run in the Checkpointer's thread; this one is the fallback.
+    this.writer.pragma('wal_autocheckpoint = 10000');
     this.writer.pragma('busy_timeout = 5000');
     this.writer.exec(METADATA_DDL);
     this.writerStatements = new StatementCache(this.writer);
@@ -43,11 +46,13 @@ export class SqliteStore implements Store {
     this.catalog.load(this.writerStatements);
     this.schemaVersion = this.readSchemaVersion();
     this.walSync = new WalSync(`${file}-wal`);
+    this.checkpointer = new Checkpointer(file);
     this.lane = new WriteLane(this.writer, () => this.walSync.durable(), () => this.noticeSchemaChanges());
   }
 
   private schemaVersion: number;
   private readonly walSync: WalSync;
+  private readonly checkpointer: Checkpointer;
 
   private schemaVersionStatement: Database.Statement | undefined;
 
@@ -148,6 +153,7 @@ export class SqliteStore implements Store {
     while (this.lane.busy) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.walSync.durable().catch(() => {});
     await this.walSync.close();
+    await this.checkpointer.close();
     for (const reader of this.allReaders) reader.db.close();
     this.writer.close();
   }
