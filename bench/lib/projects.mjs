@@ -38,4 +38,23 @@ ${routes(size)}
 }
 
 export const routingProject = (work, functionsDir, size) => project(work, `routes-${size}`, functionsDir, size);
+
+/** A fresh server for the upload scenario, so nothing earlier scenarios left behind skews its memory. */
+export function uploadProject(work, functionsDir) {
+  const dir = path.join(work, 'upload');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(
+    path.join(dir, 'routes.yaml'),
+    `version: 1
+functions: ${JSON.stringify(path.relative(dir, functionsDir))}
+backend: { kind: local, database: ./.data/bench.sqlite }
+storage: { kind: fs, dir: ./.data/storage }
+limits: { body: 64mb }
+routes:
+  - { path: /upload, method: POST, handler: "bench:upload" }
+  - { path: /upload-url, method: GET, handler: "bench:uploadUrl" }
+`,
+  );
+  return dir;
+}
 export const startupProject = (work, functionsDir, size) => project(work, `startup-${size}`, functionsDir, size);

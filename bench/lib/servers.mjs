@@ -8,8 +8,8 @@ import { cpuOf } from './machine.mjs';
  * Starts `node <args>`, waits for "listening on <url>" on stdout or stderr.
  * stdout (the JSON request log) goes to `logFile`, as it would in production.
  */
-export function startServer(args, { logFile, env = {}, nodeFlags = [] } = {}) {
-  const core = cpuOf('server');
+export function startServer(args, { logFile, env = {}, nodeFlags = [], pin = true } = {}) {
+  const core = pin ? cpuOf('server') : null;
   const command = core === null ? process.execPath : 'taskset';
   const argv = core === null ? [...nodeFlags, ...args] : ['-c', String(core), process.execPath, ...nodeFlags, ...args];
   const child = spawn(command, argv, { env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IncomingBody } from './request-body.js';
+import { blobOf } from './spooled-blob.js';
 
 // The WHATWG Request a handler receives. Building a native Request costs
 // ~8 µs (URL parsing, a Headers copy, a body stream) and most handlers read
@@ -158,8 +159,12 @@ export class LazyRequest {
   }
 
   async blob(): Promise<Blob> {
+    const internals = this[INTERNALS];
+    const type = internals.req.headers['content-type'] ?? '';
+    // Large bodies become a file-backed Blob (see spooled-blob.ts).
+    if (internals.body !== null && internals.native === undefined && internals.stream === undefined) return blobOf(this.body!, type);
     const buffer = await this.buffer();
-    return new Blob([buffer as Uint8Array<ArrayBuffer>], { type: this[INTERNALS].req.headers['content-type'] ?? '' });
+    return new Blob([buffer as Uint8Array<ArrayBuffer>], { type });
   }
 
   formData(): Promise<FormData> {

@@ -25,6 +25,9 @@ export const add = httpAction(async (ctx, request) => {
 /** A query through an HTTP action: an index lookup per request. */
 export const latest = httpAction(async (ctx) => Response.json(await ctx.runQuery(api.bench.latestOf, { author: 'bench' })));
 
+/** An upload URL (a client then POSTs the bytes to it, streamed to storage). */
+export const uploadUrl = httpAction(async (ctx) => Response.json({ url: await ctx.storage.generateUploadUrl() }));
+
 /** A large upload stored through ctx.storage. */
 export const upload = httpAction(async (ctx, request) => {
   const storageId = await ctx.storage.store(await request.blob());

@@ -46,13 +46,18 @@ export class SqliteStore implements Store {
     this.catalog.load(this.writerStatements);
     this.schemaVersion = this.readSchemaVersion();
     this.walSync = new WalSync(`${file}-wal`);
-    this.checkpointer = new Checkpointer(file);
-    this.lane = new WriteLane(this.writer, () => this.walSync.durable(), () => this.noticeSchemaChanges());
+    this.lane = new WriteLane(this.writer, () => this.durable(), () => this.noticeSchemaChanges());
   }
 
   private schemaVersion: number;
   private readonly walSync: WalSync;
-  private readonly checkpointer: Checkpointer;
+  /** Started by the first commit: a process that only reads, or has just started, does not pay for the thread. */
+  private checkpointer: Checkpointer | null = null;
+
+  private durable(): Promise<void> {
+    this.checkpointer ??= new Checkpointer(this.file);
+    return this.walSync.durable();
+  }
 
   private schemaVersionStatement: Database.Statement | undefined;
 
@@ -153,7 +158,7 @@ export class SqliteStore implements Store {
     while (this.lane.busy) await new Promise((resolve) => setTimeout(resolve, 5));
     await this.walSync.durable().catch(() => {});
     await this.walSync.close();
-    await this.checkpointer.close();
+    await this.checkpointer?.close();
     for (const reader of this.allReaders) reader.db.close();
     this.writer.close();
   }
