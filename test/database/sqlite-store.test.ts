@@ -1,6 +1,8 @@
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/database/sqlite/sqlite-store.js';
 import { scanStatement } from '../../src/database/sqlite/sqlite-tx.js';
@@ -38,4 +40,14 @@ storeContract('SQLite', async () => {
       await rm(dir, { recursive: true, force: true });
     },
   };
+});
+
+test('a scan binds only its key bounds: a bound LIMIT made SQLite re-plan the statement on every call', () => {
+  const range = { lower: Buffer.from([1]), lowerInclusive: true, upper: Buffer.from([2]), upperInclusive: false };
+  const first = scanStatement({ table: 'messages', index: 'by_author', range, order: 'desc', limit: 1 });
+  const batch = scanStatement({ table: 'messages', index: 'by_author', range, order: 'desc', limit: 128 });
+  assert.deepEqual(first.params, [range.lower, range.upper]);
+  assert.match(first.sql, /LIMIT 1$/);
+  assert.match(batch.sql, /LIMIT 128$/);
+  assert.throws(() => scanStatement({ table: 'messages', index: 'by_author', range, order: 'asc', limit: 1.5 }), RangeError);
 });

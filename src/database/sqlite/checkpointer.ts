@@ -28,7 +28,11 @@ export class Checkpointer {
     this.worker.ref();
     this.worker.postMessage('close');
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.exited, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    const stopped = await Promise.race([this.exited.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(resolve, 2000, false)))]);
     clearTimeout(timer);
+    // A worker that did not stop in time (still starting on a loaded
+    // machine) is ended: left referenced, it would keep the process alive.
+    // Cutting a checkpoint short is safe; the log keeps every commit.
+    if (!stopped) await this.worker.terminate();
   }
 }

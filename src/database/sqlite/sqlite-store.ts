@@ -112,12 +112,13 @@ export class SqliteStore implements Store {
     const reader = await this.acquireReader();
     // Taken before the snapshot begins: tables the catalog learns of later may be missing from it.
     const tx = new SqliteTx(reader, this.catalog, this.catalog.tick);
-    reader.db.exec('BEGIN');
+    // Prepared, not exec'd: exec parses the SQL on every call.
+    reader.get('BEGIN').run();
     try {
       return await fn(tx);
     } finally {
       tx.close();
-      reader.db.exec('COMMIT');
+      reader.get('COMMIT').run();
       this.releaseReader(reader);
     }
   }
