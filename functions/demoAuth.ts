@@ -16,7 +16,7 @@ export const token = httpAction(async (_ctx, request) => {
   const { name } = (await request.json().catch(() => ({}))) as { name?: unknown };
   if (typeof name !== 'string' || name.length === 0) return Response.json({ code: 'BadRequest', message: 'Send {"name": "..."}' }, { status: 400 });
   // Must equal the provider's issuer in routes.yaml.
-  const issuer = `${process.env.PUBLIC_URL ?? 'http://localhost:3000'}/demo-auth`;
+  const issuer = 'portico-demo-auth';
   const jwt = await new SignJWT({ name })
     .setProtectedHeader({ alg: 'ES256', kid: 'demo', typ: 'JWT' })
     .setIssuer(issuer)

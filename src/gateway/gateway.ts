@@ -64,12 +64,12 @@ export class Gateway {
     try {
       status = this.dispatch(req, res, exchange);
     } catch (error) {
-      status = this.internalError(res, exchange, error);
+      status = this.internalError(req, res, exchange, error);
     }
     if (typeof status === 'number') return this.logRequest(req, exchange, status, started, res);
     return status.then(
       (sent) => this.logRequest(req, exchange, sent, started, res),
-      (error) => this.logRequest(req, exchange, this.internalError(res, exchange, error), started, res),
+      (error) => this.logRequest(req, exchange, this.internalError(req, res, exchange, error), started, res),
     );
   }
 
@@ -151,7 +151,14 @@ export class Gateway {
     if (origin !== undefined && cors.allows(origin)) exchange.headers.push(...cors.actualHeaders(origin));
   }
 
-  private internalError(res: ServerResponse, exchange: Exchange, error: unknown): number {
+  private internalError(req: IncomingMessage, res: ServerResponse, exchange: Exchange, error: unknown): number {
+    if (clientWentAway(req, res, error)) {
+      // Nothing failed here, and there is nobody left to answer: logged as
+      // the client's doing, with the status nginx uses for it.
+      this.services.logger.info({ reqId: exchange.requestId, reason: (error as Error).message }, 'client closed the connection');
+      res.destroy();
+      return CLIENT_CLOSED_REQUEST;
+    }
     this.services.logger.error({ reqId: exchange.requestId, err: error }, 'internal error');
     if (res.headersSent) {
       res.destroy();
@@ -177,4 +184,14 @@ export class Gateway {
       aborted: res.destroyed && !res.writableFinished,
     });
   }
+}
+
+/** Logged for a request whose client hung up before it could be answered. */
+const CLIENT_CLOSED_REQUEST = 499;
+
+/** A read that failed because the client hung up (reset, or closed mid-body). */
+function clientWentAway(req: IncomingMessage, res: ServerResponse, error: unknown): boolean {
+  if (!(req.destroyed || res.destroyed)) return false;
+  const { code, message, name } = (error ?? {}) as { code?: string; message?: string; name?: string };
+  return code === 'ECONNRESET' || code === 'ECONNABORTED' || message === 'aborted' || name === 'AbortError';
 }

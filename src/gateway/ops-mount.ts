@@ -10,7 +10,6 @@ import { writeJson } from './gateway-responses.js';
 export const OPS_PREFIX = '/_portico/';
 
 export class OpsMount implements Mount {
-  private readonly startedAt = Date.now();
 
   constructor(private readonly facts: { configHash: string; routes: number; backend: string }) {}
 
@@ -29,7 +28,8 @@ export class OpsMount implements Mount {
         routes: this.facts.routes,
         backend: this.facts.backend,
         pid: process.pid,
-        uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+        // The process's, not this configuration's: a reload does not restart it.
+        uptimeSeconds: Math.round(process.uptime()),
       }, headers);
       return 200;
     }

@@ -81,5 +81,14 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit += 1;
   }
-  return `${value} ${units[unit]}`;
+  if (value < 10_240) return `${value} ${units[unit]}`;
+  // Not a round number of any unit (the function API's 16 MiB of arguments
+  // plus its envelope): the exact bytes, and the size a reader can picture.
+  let scaled = bytes;
+  let big = 0;
+  while (scaled >= 1024 && big < units.length - 1) {
+    scaled /= 1024;
+    big += 1;
+  }
+  return `${bytes} B (${scaled.toFixed(1)} ${units[big]})`;
 }

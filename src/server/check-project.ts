@@ -79,7 +79,7 @@ export function inspectHandler(handler: string, modules: LoadedModules): Handler
   }
   if (!(name.exportName in namespace)) {
     const exports = Object.keys(namespace);
-    const what = name.exportName === 'default' ? 'a default export' : `an export named "${name.exportName}"`;
+    const what = name.exportName === 'default' ? 'default export' : `export named "${name.exportName}"`;
     return { rule: 'handler/missing-export', message: `module "${name.module}" has no ${what}${suggest(name.exportName, exports)}` };
   }
   if (!modules.httpActions.has(name.canonical)) {

@@ -500,12 +500,8 @@ describe("the example app's demo auth flow", () => {
     const gateway = await startGateway(dir, {
       port,
       timeoutMs: 60_000,
-      env: {
-        PUBLIC_URL: `http://localhost:${port}`,
-        AUTH_ISSUER: `http://localhost:${port}/demo-auth`,
-        AUTH_JWKS: `http://127.0.0.1:${port}/demo-auth/jwks.json`,
-        DATABASE: './.data/portico.sqlite',
-      },
+      // No URL in the environment: the example's JWKS URL follows --port.
+      env: { DATABASE: './.data/portico.sqlite' },
     });
     gateways.push(gateway);
 
@@ -517,7 +513,7 @@ describe("the example app's demo auth flow", () => {
     const minted = await fetch(`${gateway.url}/demo-auth/token`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Ada' }) });
     assert.equal(minted.status, 200);
     const { token, issuer } = await minted.json();
-    assert.equal(issuer, `http://localhost:${port}/demo-auth`);
+    assert.equal(issuer, 'portico-demo-auth');
     const auth = { authorization: `Bearer ${token}` };
 
     const me = await fetch(`${gateway.url}/users/me`, { headers: auth });

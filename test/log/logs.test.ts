@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { BIN, startGateway, type LogLine, type RunningGateway } from '../helpers/gateway.js';
+import { StepSocket } from '../helpers/socket.js';
 
 // The logs on stdout: one JSON line per request (request id, method, path
 // without its query string, matched route, handler, status, duration), the
@@ -186,6 +187,18 @@ describe('request logs', () => {
     const line = await gateway.waitForLog((l) => l.reqId === id && l.level === 50);
     assert.equal(line.handler, 'logs:boom');
     assert.match((line.err as { stack: string }).stack, /Error: boom\n\s+at /);
+  });
+
+  test('a client that hangs up mid-body is logged at info level with status 499, not as an internal error', async () => {
+    const socket = await StepSocket.connect(gateway.port);
+    await socket.write('POST /api/mutation HTTP/1.1\r\nHost: x\r\nX-Request-Id: hangs-up-midway\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"path":');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    const gone = await gateway.waitForLog((l) => l.reqId === 'hangs-up-midway' && l.msg === 'client closed the connection');
+    assert.equal(gone.level, 30);
+    const request = await gateway.waitForLog((l) => l.reqId === 'hangs-up-midway' && l.msg === 'request');
+    assert.equal(request.status, 499);
+    assert.deepEqual(gateway.logs().filter((l) => l.reqId === 'hangs-up-midway' && l.level >= 50), []);
   });
 });
 

@@ -1102,9 +1102,10 @@ describe("the example app's image upload", () => {
     for (const name of await readdir(path.join(ROOT, 'functions'))) files[`functions/${name}`] = await readFile(path.join(ROOT, 'functions', name), 'utf8');
     const dir = await makeProject(files);
     dirs.push(dir);
-    const publicUrl = `http://localhost:${port}`;
     const origin = 'http://localhost:5173';
-    const gateway = await startGateway(dir, { port, timeoutMs: 60_000, env: { PUBLIC_URL: publicUrl, CLIENT_ORIGIN: origin, DATABASE: './.data/portico.sqlite' } });
+    const gateway = await startGateway(dir, { port, timeoutMs: 60_000, env: { CLIENT_ORIGIN: origin, DATABASE: './.data/portico.sqlite' } });
+    // Without server.publicUrl, storage URLs start with the address it listens on.
+    const publicUrl = gateway.url;
     gateways.push(gateway);
 
     const preflight = await fetch(`${gateway.url}/sendImage`, {

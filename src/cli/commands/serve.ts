@@ -37,7 +37,7 @@ export const serve: Command = {
 /** Starts a runtime, or prints the project's problems and returns null. */
 export async function startOrReport(options: { configFile: string; port: number | undefined; host: string | undefined }, io: Io): Promise<Runtime | null> {
   try {
-    return await Runtime.start({ configFile: options.configFile, port: options.port, host: options.host, env: io.env });
+    return await Runtime.start({ configFile: options.configFile, port: options.port, host: options.host, env: withPort(io.env, options.port) });
   } catch (error) {
     if (error instanceof ProjectError) {
       io.err(`${formatText(error.diagnostics, { cwd: io.cwd, files: [{ file: options.configFile }] })}\n`);
@@ -50,6 +50,15 @@ export async function startOrReport(options: { configFile: string; port: number 
     }
     throw error;
   }
+}
+
+/**
+ * `--port N` is also `${PORT}` in routes.yaml, so URLs a config builds from
+ * it (publicUrl, a provider's JWKS on this server) follow the flag. Port 0
+ * (any free port) is not a port anything could be built from.
+ */
+function withPort(env: Io['env'], port: number | undefined): Io['env'] {
+  return port ? { ...env, PORT: String(port) } : env;
 }
 
 /** Resolves with the exit code once a stop signal has drained the runtime. */
