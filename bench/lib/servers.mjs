@@ -1,19 +1,24 @@
 // Server processes under test: started pinned to the server core, stopped
 // after, with their memory readable from /proc.
 import { spawn } from 'node:child_process';
-import { createWriteStream, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpuOf } from './machine.mjs';
 
 /**
  * Starts `node <args>`, waits for "listening on <url>" on stdout or stderr.
- * stdout (the JSON request log) goes to `logFile`, as it would in production.
+ * With `logFile`, stdout (the JSON request log) is that file itself, as in
+ * production: relaying the log through a pipe put this process, and its
+ * CPU, between the server and the disk (measured: GET hello at 0.51 of bare
+ * node:http relayed, 0.68 written straight to the file). The server then
+ * announces itself on stderr.
  */
 export function startServer(args, { logFile, env = {}, nodeFlags = [], pin = true } = {}) {
   const core = pin ? cpuOf('server') : null;
   const command = core === null ? process.execPath : 'taskset';
   const argv = core === null ? [...nodeFlags, ...args] : ['-c', String(core), process.execPath, ...nodeFlags, ...args];
-  const child = spawn(command, argv, { env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = logFile ? createWriteStream(logFile) : null;
+  const logFd = logFile ? openSync(logFile, 'w') : null;
+  const child = spawn(command, argv, { env: { ...process.env, NODE_ENV: 'production', ...env }, stdio: ['ignore', logFd ?? 'pipe', 'pipe'] });
+  if (logFd !== null) closeSync(logFd); // the child has its own copy
   let seen = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${args.join(' ')}\n${seen}`)), 60_000);
@@ -35,8 +40,7 @@ export function startServer(args, { logFile, env = {}, nodeFlags = [], pin = tru
         });
       }
     };
-    child.stdout.on('data', (chunk) => {
-      if (log) log.write(chunk);
+    child.stdout?.on('data', (chunk) => {
       if (!seen.includes('listening on')) watch(chunk.toString());
     });
     child.stderr.on('data', (chunk) => watch(chunk.toString()));
