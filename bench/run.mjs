@@ -49,18 +49,28 @@ async function main() {
   const results = { throughput: [], routing: [], upload: [], startup: [] };
   const profileFlags = (name) => (options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(WORK, 'profiles', name)}`] : []);
 
-  // Servers stay up for the whole run; only the one being measured gets load.
-  const bare = await startServer([path.join(HERE, 'servers', 'bare.mjs'), '4400']);
-  const koa = await startServer([path.join(HERE, 'servers', 'koa.mjs'), '4401']);
-  const portico = await startServer([BIN, 'serve', '-c', path.join(HERE, 'app', 'routes.yaml'), '--port', '4402'], {
-    logFile: path.join(WORK, 'portico.log'),
-    nodeFlags: profileFlags('portico'),
-  });
-  const servers = [bare, koa, portico];
+  // Every round gets fresh server processes on the same ports. One process
+  // can settle into a steadily slower state than another of the same build
+  // (measured here: 33k and 43k req/s on GET hello, identical profiles, the
+  // difference in the kernel's wake-ups between server and load generator),
+  // so a run that kept one process would report that process, not the build.
+  const startServers = async () => {
+    const started = {
+      bare: await startServer([path.join(HERE, 'servers', 'bare.mjs'), '4400']),
+      koa: await startServer([path.join(HERE, 'servers', 'koa.mjs'), '4401']),
+      portico: await startServer([BIN, 'serve', '-c', path.join(HERE, 'app', 'routes.yaml'), '--port', '4402'], {
+        logFile: path.join(WORK, 'portico.log'),
+        nodeFlags: profileFlags('portico'),
+      }),
+    };
+    // Seed one note so the query scenario reads a document.
+    await request(started.portico.url + '/notes', 'POST', JSON.stringify({ author: 'bench', body: 'seed' }));
+    return started;
+  };
+  let { bare, koa, portico } = await startServers();
+  const servers = () => [bare, koa, portico];
 
   try {
-    // Seed one note so the query scenario reads a document.
-    await request(portico.url + '/notes', 'POST', JSON.stringify({ author: 'bench', body: 'seed' }));
 
     const post = (name, body) => postScript(WORK, name, body);
     const scenarios = [
@@ -80,6 +90,10 @@ async function main() {
     if (scenarios.length > 0) {
       const samples = new Map([...Object.keys(references), ...scenarios.map((s) => s.name)].map((name) => [name, []]));
       for (let round = 1; round <= ROUNDS; round++) {
+        if (round > 1) {
+          for (const server of servers()) await server.stop();
+          ({ bare, koa, portico } = await startServers());
+        }
         // Alternate the order each round so drift in the machine (other
         // tenants, thermal) does not favour one side.
         const order = [...Object.entries(references).map(([name, spec]) => ({ name, ...spec })), ...scenarios];
@@ -109,7 +123,7 @@ async function main() {
     if (wanted('routing')) results.routing = await measureRouting(references['bare-get'].url, profileFlags);
     if (wanted('upload')) results.upload = await measureUpload(bare);
   } finally {
-    for (const server of servers) await server.stop();
+    for (const server of servers()) await server.stop();
   }
   if (wanted('startup')) results.startup = await measureStartup();
 
@@ -122,14 +136,20 @@ async function main() {
 /** 10, 1,000 and 10,000 routes: the first and the last route of each table. */
 async function measureRouting(bareUrl, profileFlags) {
   const sizes = [10, 1000, 10000];
-  const servers = [];
-  for (const size of sizes) {
-    const dir = routingProject(WORK, path.join(HERE, 'app', 'functions'), size);
-    servers.push({ size, server: await startServer([BIN, 'serve', '-c', path.join(dir, 'routes.yaml'), '--port', String(4410 + servers.length)], { logFile: path.join(WORK, `routing-${size}.log`), nodeFlags: profileFlags(`routing-${size}`) }) });
-  }
+  const dirs = sizes.map((size) => routingProject(WORK, path.join(HERE, 'app', 'functions'), size));
+  let servers = [];
+  // Fresh processes every round, as for the throughput scenarios.
+  const startAll = async () => {
+    servers = [];
+    for (const [i, size] of sizes.entries()) {
+      servers.push({ size, server: await startServer([BIN, 'serve', '-c', path.join(dirs[i], 'routes.yaml'), '--port', String(4410 + i)], { logFile: path.join(WORK, `routing-${size}.log`), nodeFlags: profileFlags(`routing-${size}`) }) });
+    }
+  };
   const samples = new Map();
   try {
     for (let round = 1; round <= ROUNDS; round++) {
+      for (const { server } of servers) await server.stop();
+      await startAll();
       const plan = [{ key: 'bare', url: bareUrl }];
       for (const { size, server } of servers) {
         plan.push({ key: `${size}-first`, url: `${server.url}/api/v1/res0` });
@@ -263,7 +283,7 @@ function render(results) {
     '',
     `- command: \`npm run bench -- --rounds ${ROUNDS} --seconds ${SECONDS}\`${only ? ` (only: ${[...only].join(', ')})` : ''}`,
     `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.kernel}; Node.js ${machine.node}; ${machine.wrk}`,
-    `- method: ${machine.pinning}; wrk -t1 -c50, ${WARMUP} s warm-up then ${SECONDS} s measured, ${ROUNDS} rounds interleaved (order reversed every other round); medians, spread = (max - min) / median; a ratio is the median of each round's Portico / reference pair`,
+    `- method: ${machine.pinning}; wrk -t1 -c50, ${WARMUP} s warm-up then ${SECONDS} s measured, ${ROUNDS} rounds interleaved (order reversed every other round), fresh server processes every round; medians, spread = (max - min) / median; a ratio is the median of each round's Portico / reference pair`,
     '- Portico runs as users run it: `portico serve` with NODE_ENV=production, CORS on (requests carry an allowed Origin), one JSON log line per request to a file',
     '',
   ];
