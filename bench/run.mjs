@@ -71,7 +71,6 @@ async function main() {
   const servers = () => [bare, koa, portico];
 
   try {
-
     const post = (name, body) => postScript(WORK, name, body);
     const scenarios = [
       { name: 'get-hello', label: 'GET hello (HTTP action, CORS + request log)', url: `${portico.url}/hello`, headers: ORIGIN, reference: 'bare-get', target: 0.6 },

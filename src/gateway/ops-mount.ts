@@ -10,7 +10,6 @@ import { writeJson } from './gateway-responses.js';
 export const OPS_PREFIX = '/_portico/';
 
 export class OpsMount implements Mount {
-
   constructor(private readonly facts: { configHash: string; routes: number; backend: string }) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<number> {

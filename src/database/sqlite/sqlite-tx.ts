@@ -175,8 +175,8 @@ export function scanStatement(request: ScanRequest): { sql: string; params: unkn
   }
   // The limit is written into the SQL, not bound: SQLite lets a bound LIMIT
   // steer the plan, so every new binding re-prepared the statement on its
-  // next step (measured: a parse and plan on every query, ~40% of a query
-  // through an HTTP action). Limits are batch sizes, a handful of values.
+  // next step (measured: a store read took 11 µs with the re-plan, 5.7 µs
+  // without). Limits are batch sizes, a handful of values.
   if (!Number.isSafeInteger(request.limit) || request.limit < 0) throw new RangeError(`Scan limit must be a non-negative integer, got ${request.limit}`);
   const sql =
     `SELECT id, creation_time, doc, ${column} AS k FROM ${sqlTable(request.table)}` +
