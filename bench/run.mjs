@@ -93,10 +93,11 @@ async function main() {
           for (const server of servers()) await server.stop();
           ({ bare, koa, portico } = await startServers());
         }
-        // Alternate the order each round so drift in the machine (other
-        // tenants, thermal) does not favour one side.
+        // Rotate the order each round (and reverse every other one) so drift
+        // in the machine (other tenants, thermal) and a scenario's place next
+        // to another do not favour one side.
         const order = [...Object.entries(references).map(([name, spec]) => ({ name, ...spec })), ...scenarios];
-        if (round % 2 === 0) order.reverse();
+        rotate(order, round);
         for (const item of order) {
           await wrk(item.url, { seconds: WARMUP, script: item.script, headers: item.headers });
           const result = await wrk(item.url, { seconds: SECONDS, script: item.script, headers: item.headers });
@@ -154,7 +155,10 @@ async function measureRouting(bareUrl, profileFlags) {
         plan.push({ key: `${size}-first`, url: `${server.url}/api/v1/res0` });
         plan.push({ key: `${size}-last`, url: `${server.url}/api/v1/res${size - 1}/12345` });
       }
-      if (round % 2 === 0) plan.reverse();
+      // Each round starts one further along the plan (and every other round
+      // runs backwards): no table size keeps the same place next to the
+      // bare server, which was measured to bias whichever did.
+      rotate(plan, round);
       for (const item of plan) {
         await wrk(item.url, { seconds: WARMUP, headers: ORIGIN });
         const result = await wrk(item.url, { seconds: SECONDS, headers: ORIGIN });
@@ -282,7 +286,7 @@ function render(results) {
     '',
     `- command: \`npm run bench -- --rounds ${ROUNDS} --seconds ${SECONDS}\`${only ? ` (only: ${[...only].join(', ')})` : ''}`,
     `- machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB; ${machine.kernel}; Node.js ${machine.node}; ${machine.wrk}`,
-    `- method: ${machine.pinning}; wrk -t1 -c50, ${WARMUP} s warm-up then ${SECONDS} s measured, ${ROUNDS} rounds interleaved (order reversed every other round), fresh server processes every round; medians, spread = (max - min) / median; a ratio is the median of each round's Portico / reference pair`,
+    `- method: ${machine.pinning}; wrk -t1 -c50, ${WARMUP} s warm-up then ${SECONDS} s measured, ${ROUNDS} rounds interleaved (order rotated every round, reversed every other), fresh server processes every round; medians, spread = (max - min) / median; a ratio is the median of each round's Portico / reference pair`,
     '- Portico runs as users run it: `portico serve` with NODE_ENV=production, CORS on (requests carry an allowed Origin), one JSON log line per request to a file',
     '',
   ];
@@ -322,3 +326,10 @@ main().catch((error) => {
   console.error(error);
   process.exit(1);
 });
+
+/** Puts `items` in round `round`'s order: rotated by round - 1, reversed on even rounds. */
+function rotate(items, round) {
+  const shift = (round - 1) % items.length;
+  items.push(...items.splice(0, shift));
+  if (round % 2 === 0) items.reverse();
+}
