@@ -17,16 +17,25 @@ function routes(size) {
   return lines.join('\n');
 }
 
-function project(work, name, functionsDir, size) {
+/** Writes `<work>/<name>/routes.yaml` over the bench app's functions; returns the directory. */
+function writeProject(work, name, functionsDir, body) {
   const dir = path.join(work, name);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    path.join(dir, 'routes.yaml'),
-    `version: 1
+  const header = `version: 1
 functions: ${JSON.stringify(path.relative(dir, functionsDir))}
 backend: { kind: local, database: ./.data/bench.sqlite }
 storage: { kind: fs, dir: ./.data/storage }
-# The function API is mounted elsewhere, so /api/v1/... is free for routes.
+`;
+  writeFileSync(path.join(dir, 'routes.yaml'), header + body);
+  return dir;
+}
+
+function project(work, name, functionsDir, size) {
+  return writeProject(
+    work,
+    name,
+    functionsDir,
+    `# The function API is mounted elsewhere, so /api/v1/... is free for routes.
 api: { prefix: /_functions }
 cors:
   origins: ["http://localhost:5173"]
@@ -34,27 +43,22 @@ routes:
 ${routes(size)}
 `,
   );
-  return dir;
 }
 
 export const routingProject = (work, functionsDir, size) => project(work, `routes-${size}`, functionsDir, size);
 
 /** A fresh server for the upload scenario, so nothing earlier scenarios left behind skews its memory. */
 export function uploadProject(work, functionsDir) {
-  const dir = path.join(work, 'upload');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(
-    path.join(dir, 'routes.yaml'),
-    `version: 1
-functions: ${JSON.stringify(path.relative(dir, functionsDir))}
-backend: { kind: local, database: ./.data/bench.sqlite }
-storage: { kind: fs, dir: ./.data/storage }
-limits: { body: 64mb }
+  return writeProject(
+    work,
+    'upload',
+    functionsDir,
+    `limits: { body: 64mb }
 routes:
   - { path: /upload, method: POST, handler: "bench:upload" }
   - { path: /upload-url, method: GET, handler: "bench:uploadUrl" }
 `,
   );
-  return dir;
 }
+
 export const startupProject = (work, functionsDir, size) => project(work, `startup-${size}`, functionsDir, size);

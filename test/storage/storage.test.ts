@@ -967,6 +967,16 @@ describe('crash safety of uploads', () => {
 });
 
 describe('storage.kind: database on PostgreSQL', () => {
+  /** A project whose documents and file bytes both live in `database`. */
+  const databaseStorageProject = (database: string) =>
+    project(`version: 1
+functions: ./functions
+backend: { kind: local, database: "${database}" }
+storage: { kind: database }
+${settings}
+routes:
+${fileRoutes}`);
+
   const chunkCount = async (url: string) => {
     const client = new pg.Client({ connectionString: url });
     await client.connect();
@@ -982,13 +992,7 @@ describe('storage.kind: database on PostgreSQL', () => {
   test('files stored through either path stream back identical, in whole and in ranges; delete removes the bytes', { timeout: 180_000 }, async (t: TestContext) => {
     const database = await freshDatabase(t);
     if (!database) return;
-    const dir = await project(`version: 1
-functions: ./functions
-backend: { kind: local, database: "${database}" }
-storage: { kind: database }
-${settings}
-routes:
-${fileRoutes}`);
+    const dir = await databaseStorageProject(database);
     const gateway = await start(dir);
 
     const viaAction = randomBytes(3 * 1024 * 1024 + 5);
@@ -1047,13 +1051,7 @@ ${fileRoutes}`);
   test('a gateway killed in the middle of an upload leaves chunks but no metadata; the orphan sweep deletes the chunks', { timeout: 180_000 }, async (t: TestContext) => {
     const database = await freshDatabase(t);
     if (!database) return;
-    const dir = await project(`version: 1
-functions: ./functions
-backend: { kind: local, database: "${database}" }
-storage: { kind: database }
-${settings}
-routes:
-${fileRoutes}`);
+    const dir = await databaseStorageProject(database);
     let gateway = await start(dir);
     const kept = await storeThroughAction(gateway, randomBytes(300_000));
     const url = new URL(await uploadUrl(gateway));
