@@ -39,7 +39,7 @@ export interface RawConfig {
   server?: { host?: string; port?: number; publicUrl?: string; shutdownTimeout?: RawDuration };
   limits?: { body?: RawSize; response?: RawSize; timeout?: RawDuration };
   backend?: { kind?: 'local' | 'remote'; database?: string; pool?: number; url?: string; adminKey?: string };
-  storage?: { kind?: 'fs' | 'database'; dir?: string };
+  storage?: { kind?: 'fs' | 'database'; dir?: string; inlineTypes?: string[] };
   auth?: { providers?: RawAuthProvider[] };
   api?: false | { prefix?: string; adminKey?: string };
   cors?: false | RawCors;

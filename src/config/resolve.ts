@@ -94,6 +94,7 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
     storage: {
       kind: raw.storage?.kind ?? 'fs',
       dir: path.resolve(dir, raw.storage?.dir ?? DEFAULTS.storageDir),
+      inlineTypes: (raw.storage?.inlineTypes ?? []).map((type) => type.toLowerCase()),
     },
     auth: {
       providers: (raw.auth?.providers ?? []).map((p) => ({

@@ -46,6 +46,8 @@ export interface StorageConfig {
   kind: 'fs' | 'database';
   /** Absolute folder for `fs` storage. */
   dir: string;
+  /** Media types (lower case, `type/subtype` or `type/*`) served inline beyond the passive defaults. */
+  inlineTypes: string[];
 }
 
 export interface PorticoConfig {

@@ -13,6 +13,7 @@ import type { Gateway, Mount } from '../gateway/gateway.js';
 import { OPS_PREFIX, OpsMount } from '../gateway/ops-mount.js';
 import { StorageContextImpl, type StorageMode, type StorageUrls } from '../storage/storage-context.js';
 import { enableAttribution } from '../log/console-capture.js';
+import { dispositionPolicy } from '../storage/file-headers.js';
 import type { SharedResources, StorageParts } from './resources.js';
 
 // One generation of a running gateway: a config, the modules it names, the
@@ -77,7 +78,7 @@ export async function buildGeneration(
     { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, routes: config.routes.length, backend: backend.description }) },
   ];
   if (config.api) {
-    const storageHttp: SubMount = storage.http(config.limits.body, config.api.adminKey);
+    const storageHttp: SubMount = storage.http(config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));
     mounts.push({ prefix: `${config.api.prefix}/`, mount: new FunctionApi(config.api.prefix, backend, authenticator, config.api.adminKey, [storageHttp]) });
   }
 

@@ -10,6 +10,7 @@ import type { StorageService } from '../storage/storage-service.js';
 import { UploadTokens } from '../storage/upload-tokens.js';
 import { StorageHttp } from '../storage/storage-http.js';
 import type { SubMount } from '../api/function-api.js';
+import type { Disposition } from '../storage/file-headers.js';
 
 // What outlives a config reload: database connections, file storage, JWKS
 // caches. Each is keyed by the part of the config it depends on, so a reload
@@ -25,7 +26,7 @@ export interface StorageParts {
   /** A fresh token for generateUploadUrl(). */
   uploadToken(): Promise<string>;
   /** The /storage endpoints under the function API prefix. */
-  http(uploadLimit: number, adminKey: string | null): SubMount;
+  http(uploadLimit: number, adminKey: string | null, disposition: (contentType: string | null) => Disposition): SubMount;
 }
 
 type LocalDatabase = Extract<BackendConfig, { kind: 'local' }>['database'];
@@ -128,6 +129,6 @@ async function openStorage(config: PorticoConfig, store: Store, logger: Logger):
     service,
     isId,
     uploadToken: async () => tokens.issue(),
-    http: (uploadLimit, adminKey) => new StorageHttp(service, tokens, isId, uploadLimit, adminKey),
+    http: (uploadLimit, adminKey, disposition) => new StorageHttp(service, tokens, isId, uploadLimit, adminKey, disposition),
   };
 }

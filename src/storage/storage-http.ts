@@ -8,6 +8,7 @@ import { closeAfterResponse, writeJson } from '../gateway/gateway-responses.js';
 import type { SubMount } from '../api/function-api.js';
 import { hasAdminKey } from '../api/api-caller.js';
 import type { StorageService } from './storage-service.js';
+import { STORAGE_HEADERS, type Disposition } from './file-headers.js';
 import type { UploadTokens } from './upload-tokens.js';
 
 // Files over HTTP, under the function API prefix, as Convex serves them:
@@ -29,6 +30,7 @@ export class StorageHttp implements SubMount {
     private readonly isStorageId: (id: string) => boolean,
     private readonly uploadLimit: number,
     private readonly adminKey: string | null,
+    private readonly disposition: (contentType: string | null) => Disposition,
   ) {}
 
   handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange, rest: string): Promise<number> | null {
@@ -42,6 +44,8 @@ export class StorageHttp implements SubMount {
       return Promise.resolve(200);
     }
     if (rest.startsWith('/storage/')) {
+      // Before anything can fail: error answers on a file's URL are inert too.
+      exchange.headers.push(...STORAGE_HEADERS);
       const id = rest.slice('/storage/'.length);
       if (req.method === 'DELETE') return this.remove(req, res, exchange, id);
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new GatewayError('MethodNotAllowed', 'Files are read with GET').withHeaders([['allow', 'GET, HEAD, OPTIONS']]);
@@ -80,6 +84,7 @@ export class StorageHttp implements SubMount {
       'digest', `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`,
     ];
     if (file.contentType) headers.push('content-type', file.contentType);
+    headers.push('content-disposition', this.disposition(file.contentType));
     if (matchesEtag(req.headers['if-none-match'], etag)) {
       res.writeHead(304, headers);
       res.end();

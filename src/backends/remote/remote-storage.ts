@@ -10,6 +10,7 @@ import { answerHeaders, type Exchange } from '../../gateway/gateway.js';
 import type { SubMount } from '../../api/function-api.js';
 import type { StorageParts } from '../../server/resources.js';
 import type { ByteRange, StorageService, StoreOptions, StoredFile } from '../../storage/storage-service.js';
+import { STORAGE_HEADERS, type Disposition } from '../../storage/file-headers.js';
 
 // Files of a gateway tier in front of a remote function tier: they live on
 // the function tier, reached through its storage endpoints with the admin
@@ -32,7 +33,7 @@ export class RemoteStorage implements StorageService {
       // still refused before any request is made.
       isId: (id) => tableNumberOf(id) !== null,
       uploadToken: () => this.uploadToken(),
-      http: (uploadLimit, adminKey) => new StorageForwarder(this.url, this.adminKey, uploadLimit, adminKey),
+      http: (uploadLimit, adminKey, disposition) => new StorageForwarder(this.url, this.adminKey, uploadLimit, adminKey, disposition),
     };
   }
 
@@ -116,6 +117,7 @@ class StorageForwarder implements SubMount {
     private readonly remoteAdminKey: string,
     private readonly uploadLimit: number,
     private readonly adminKey: string | null,
+    private readonly disposition: (contentType: string | null) => Disposition,
   ) {}
 
   handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange, rest: string): Promise<number> | null {
@@ -125,6 +127,9 @@ class StorageForwarder implements SubMount {
 
   private async forward(req: IncomingMessage, res: ServerResponse, exchange: Exchange, rest: string): Promise<number> {
     exchange.handler = '(storage, remote)';
+    // This tier's origin serves the file, so this tier's policy decides how
+    // (the function tier's own headers are not passed on).
+    exchange.headers.push(...STORAGE_HEADERS);
     const query = req.url!.indexOf('?');
     const target = `${this.url}/api${rest}${query === -1 ? '' : req.url!.slice(query)}`;
     const headers: Record<string, string> = {};
@@ -163,6 +168,7 @@ class StorageForwarder implements SubMount {
       const value = response.headers.get(name);
       if (value !== null) out.push(name, value);
     }
+    if (isFileRead(req, rest) && response.status < 400) out.push('content-disposition', this.disposition(response.headers.get('content-type')));
     res.writeHead(response.status, out);
     if (!response.body || req.method === 'HEAD') {
       res.end();
@@ -171,6 +177,11 @@ class StorageForwarder implements SubMount {
     await pipeline(Readable.fromWeb(response.body as any), res).catch(() => res.destroy());
     return response.status;
   }
+}
+
+/** GET or HEAD of a file (not the upload endpoints). */
+function isFileRead(req: IncomingMessage, rest: string): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && rest !== '/storage/upload' && rest !== '/storage/upload_token';
 }
 
 function remoteError(status: number, body: { code?: string; message?: string } | null): Error {
