@@ -30,8 +30,8 @@ type Store<R> = { kind: 'route'; value: R; group: PathGroup<R> } | { kind: 'pref
 
 const NO_QUERY = Object.freeze({});
 
-export class RouteTable<R> {
-  private readonly router = FindMyWay({
+function newRouter() {
+  return FindMyWay({
     caseSensitive: true,
     ignoreTrailingSlash: false,
     ignoreDuplicateSlashes: false,
@@ -41,6 +41,15 @@ export class RouteTable<R> {
     // The query string is the handler's business (request.url).
     querystringParser: () => NO_QUERY,
   });
+}
+
+type Found<R> = { store: Store<R>; params: Record<string, string> } | null;
+
+export class RouteTable<R> {
+  private readonly router = newRouter();
+  // The prefix routes alone: where a path goes when the route it found in
+  // `router` wanted a parameter it left empty (see find).
+  private readonly prefixRouter = newRouter();
   private readonly methods = new Set<HttpMethod>();
   /** The methods of `methods` in the usual order (GET, POST, ...), so Allow reads the same whatever the config's order. */
   private readonly allowOrder: readonly HttpMethod[];
@@ -76,10 +85,9 @@ export class RouteTable<R> {
 
   /** The route for `method` at `path` (no query string). HEAD finds GET routes. */
   match(method: string, path: string): Match<R> | null {
-    const found = this.router.find((method === 'HEAD' ? 'GET' : method) as any, path);
+    const found = this.find(method === 'HEAD' ? 'GET' : method, path);
     if (found === null) return null;
-    const store = found.store as Store<R>;
-    const params = (found.params as Record<string, string>) ?? {};
+    const { store, params } = found;
     // find-my-way names the prefix remainder '*'; it is not a parameter.
     if (store.group.kind === 'prefix') delete params['*'];
     return store.kind === 'route'
@@ -91,7 +99,7 @@ export class RouteTable<R> {
   allowedMethods(path: string): string[] {
     const allowed: string[] = [];
     for (const method of this.allowOrder) {
-      if (this.router.find(method as any, path) !== null) {
+      if (this.find(method, path) !== null) {
         allowed.push(method);
         if (method === 'GET') allowed.push('HEAD');
       }
@@ -99,11 +107,37 @@ export class RouteTable<R> {
     return allowed;
   }
 
+  /**
+   * find-my-way lets a `:param` match an empty segment (`/notes/` on
+   * `/notes/:id`, `/notes//x` on `/notes/:id/x`). A parameter is a value,
+   * never nothing, so such a match is refused, and the path goes to the
+   * prefix routes, the only ones a parameter route could have shadowed
+   * (static routes already beat it). A regex parameter would say the same
+   * to the router, at about 0.3 µs per lookup; this check costs a loop over
+   * the (usually one) parameters.
+   */
+  private find(method: string, path: string): Found<R> {
+    const found = this.router.find(method as any, path);
+    if (found === null) return null;
+    const store = found.store as Store<R>;
+    const params = (found.params as Record<string, string>) ?? {};
+    if (store.group.kind === 'exact') {
+      for (const name in params) {
+        if (params[name] === '') {
+          const prefix = this.prefixRouter.find(method as any, path);
+          return prefix === null ? null : { store: prefix.store as Store<R>, params: (prefix.params as Record<string, string>) ?? {} };
+        }
+      }
+    }
+    return { store, params };
+  }
+
   private register(method: HttpMethod, pattern: string, store: Store<R>): void {
     this.methods.add(method);
     // find-my-way reads ':' as a parameter and '*' as a wildcard; the config
     // schema admits neither elsewhere in a path, so patterns pass as they are.
     this.router.on(method, pattern, noop, store);
+    if (store.group.kind === 'prefix') this.prefixRouter.on(method, pattern, noop, store);
   }
 }
 

@@ -33,6 +33,8 @@ const routes = `
   - { pathPrefix: /files/, method: GET, handler: "echo:prefix" }
   - { pathPrefix: /files/deep/, method: GET, handler: "echo:deepPrefix" }
   - { pathPrefix: /trash/, method: DELETE, handler: "echo:root" }
+  - { pathPrefix: /docs/, method: GET, handler: "echo:prefix" }
+  - { path: /docs/:page, method: GET, handler: "echo:byId" }
 `;
 
 describe('routing', () => {
@@ -110,5 +112,26 @@ describe('routing', () => {
     const response = await fetch(gateway.url + '/trash/at/all');
     assert.equal(response.status, 405);
     assert.equal(response.headers.get('allow'), 'DELETE');
+  });
+
+  // Bug: find-my-way let `:id` match an empty segment, so GET /users/ called
+  // the handler with id "" (and /users//posts/7 with id "").
+  test('a :param never matches an empty segment', async () => {
+    for (const path of ['/users/', '/users//posts/7', '/users/1/posts/']) {
+      const { response, body } = await get(path);
+      assert.equal(response.status, 404, `${path} → ${JSON.stringify(body)}`);
+      assert.equal(body, 'No matching routes found');
+    }
+    // Not a 405 either: no route of any method answers there.
+    assert.equal((await get('/users/', { method: 'PATCH', body: '{}' })).response.status, 404);
+    assert.deepEqual((await get('/users/7/posts/1')).body.params, { id: '7', post: '1' });
+  });
+
+  test('a path a :param route leaves empty falls through to the prefix route below it', async () => {
+    assert.equal((await get('/docs/intro')).body.name, 'byId');
+    const bare = await get('/docs/');
+    assert.equal(bare.body.name, 'prefix');
+    assert.deepEqual(bare.body.params, {});
+    assert.equal((await get('/docs//x')).body.name, 'prefix');
   });
 });
