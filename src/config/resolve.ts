@@ -109,6 +109,20 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
     logging: { level: raw.logging?.level ?? 'info', format: raw.logging?.format ?? 'auto' },
     routes: raw.routes.map((route, index) => resolveRoute(route, index, raw, limits)),
   };
-  const hash = sha256(canonicalJson(config));
+  const hash = sha256(canonicalJson(portable(config, dir)));
   return deepFreeze({ ...config, hash });
+}
+
+/**
+ * What the hash covers: what is served, not where. The listening port and
+ * host are left out and paths inside the project are made relative, so the
+ * same routes.yaml hashes the same on any port, host or machine.
+ */
+function portable(config: Omit<PorticoConfig, 'hash'>, dir: string): unknown {
+  const { port: _port, host: _host, ...server } = config.server;
+  return JSON.parse(
+    JSON.stringify({ ...config, server }, (_key, value) =>
+      typeof value === 'string' && (value === dir || value.startsWith(dir + path.sep)) ? path.relative(dir, value) || '.' : value,
+    ),
+  );
 }

@@ -1,4 +1,5 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -28,6 +29,14 @@ export interface LoadedModules {
   schema: unknown;
   /** Whether the user's code calls console.* (see log/console-capture.ts). */
   usesConsole: boolean;
+  /**
+   * Every source file the build read (path relative to the functions
+   * folder → sha256 of its content): what a reload compares to say which
+   * modules changed. (Absent on module sets made by hand, in tests.)
+   */
+  sources?: ReadonlyMap<string, string>;
+  /** One hash of `sources`: the same code hashes the same on any machine, port or folder. */
+  codeHash?: string;
   /**
    * Modules that do not build or throw while loading, with where and why.
    * The others are loaded, so their own problems can be reported too.
@@ -73,7 +82,7 @@ export async function loadModules(functionsDir: string, buildRoot: string): Prom
   const functions = new Map<string, RegisteredFunction>();
   const httpActions = new Map<string, HttpAction>();
   const problems = new Map<string, SourceProblem[]>();
-  const empty = () => ({ functionsDir, modules, functions, httpActions, schema: undefined, usesConsole: false, problems });
+  const empty = () => ({ functionsDir, modules, functions, httpActions, schema: undefined, usesConsole: false, problems, sources: new Map<string, string>(), codeHash: hashSources(new Map()) });
   if (files.length === 0) return empty();
 
   const byName = new Map<string, string>();
@@ -86,7 +95,7 @@ export async function loadModules(functionsDir: string, buildRoot: string): Prom
   const nameOf = new Map([...byName].map(([name, file]) => [file, name]));
 
   const buildDir = path.join(buildRoot, `${Date.now().toString(36)}-${process.pid}-${++loadCounter}`);
-  const { built, outputs } = await bundleWhatBuilds([...byName.values()].filter((file) => !problems.has(nameOf.get(file)!)), functionsDir, buildDir, (file, found) => {
+  const { built, outputs, inputs } = await bundleWhatBuilds([...byName.values()].filter((file) => !problems.has(nameOf.get(file)!)), functionsDir, buildDir, (file, found) => {
     problems.set(nameOf.get(file)!, found);
   });
   if (built.length === 0) return empty();
@@ -114,7 +123,8 @@ export async function loadModules(functionsDir: string, buildRoot: string): Prom
     }
   }
   void pruneOldBuilds(buildRoot, path.basename(buildDir));
-  return { functionsDir, modules, functions, httpActions, schema: modules.get('schema')?.default, usesConsole, problems };
+  const sources = await hashInputs(inputs, functionsDir);
+  return { functionsDir, modules, functions, httpActions, schema: modules.get('schema')?.default, usesConsole, problems, sources, codeHash: hashSources(sources) };
 }
 
 /**
@@ -129,11 +139,11 @@ async function bundleWhatBuilds(
   functionsDir: string,
   buildDir: string,
   failed: (file: string, problems: SourceProblem[]) => void,
-): Promise<{ built: string[]; outputs: string[] }> {
+): Promise<{ built: string[]; outputs: string[]; inputs: string[] }> {
   let remaining = files;
   while (remaining.length > 0) {
     try {
-      return { built: remaining, outputs: await bundle(remaining, functionsDir, buildDir) };
+      return { built: remaining, ...(await bundle(remaining, functionsDir, buildDir)) };
     } catch (error) {
       if (!(error instanceof BuildFailed)) throw error;
       const guilty = remaining.filter((file) => error.problems.some((problem) => problem.file === file));
@@ -156,14 +166,14 @@ async function bundleWhatBuilds(
       remaining = alone;
     }
   }
-  return { built: [], outputs: [] };
+  return { built: [], outputs: [], inputs: [] };
 }
 
 /**
  * Bundles the modules into `buildDir` (or only checks that they build, with
- * null); returns the code of every output file.
+ * null); returns the code of every output file and the source files read.
  */
-async function bundle(files: string[], functionsDir: string, buildDir: string | null): Promise<string[]> {
+async function bundle(files: string[], functionsDir: string, buildDir: string | null): Promise<{ outputs: string[]; inputs: string[] }> {
   if (buildDir !== null) await mkdir(buildDir, { recursive: true });
   try {
     const result = await esbuild.build({
@@ -192,15 +202,18 @@ async function bundle(files: string[], functionsDir: string, buildDir: string | 
         },
       ],
       write: false,
+      metafile: true,
     });
     const code: string[] = [];
-    if (buildDir === null) return code;
+    // Input paths are relative to esbuild's working directory, the process's.
+    const inputs = Object.keys(result.metafile.inputs).map((input) => path.resolve(input));
+    if (buildDir === null) return { outputs: code, inputs };
     for (const output of result.outputFiles) {
       await mkdir(path.dirname(output.path), { recursive: true });
       await writeFile(output.path, output.contents);
       if (output.path.endsWith('.mjs')) code.push(output.text);
     }
-    return code;
+    return { outputs: code, inputs };
   } catch (error) {
     const failure = error as esbuild.BuildFailure;
     if (!Array.isArray(failure.errors)) throw error;
@@ -212,6 +225,23 @@ async function bundle(files: string[], functionsDir: string, buildDir: string | 
     }));
     throw new BuildFailed(problems);
   }
+}
+
+async function hashInputs(inputs: string[], functionsDir: string): Promise<Map<string, string>> {
+  const sources = new Map<string, string>();
+  for (const input of inputs.sort()) {
+    const relative = path.relative(functionsDir, input).split(path.sep).join('/');
+    // A file deleted since the build read it hashes as gone; the next reload sees it.
+    const content = await readFile(input).catch(() => Buffer.alloc(0));
+    sources.set(relative, createHash('sha256').update(content).digest('hex'));
+  }
+  return sources;
+}
+
+function hashSources(sources: ReadonlyMap<string, string>): string {
+  const hash = createHash('sha256');
+  for (const [file, digest] of [...sources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) hash.update(`${file}\0${digest}\n`);
+  return hash.digest('hex');
 }
 
 async function listModuleFiles(dir: string): Promise<string[]> {

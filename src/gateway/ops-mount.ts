@@ -5,12 +5,13 @@ import { writeJson } from './gateway-responses.js';
 
 // /_portico/*: the gateway's own operational endpoints.
 //   GET /_portico/health → {"status":"ok","configHash":...}: which config is
-//   serving (a refused reload leaves the old hash here).
+//   serving (a refused reload leaves the old hash here), and codeHash, which
+//   code: both the same for the same files on any port, host or folder.
 
 export const OPS_PREFIX = '/_portico/';
 
 export class OpsMount implements Mount {
-  constructor(private readonly facts: { configHash: string; routes: number; backend: string }) {}
+  constructor(private readonly facts: { configHash: string; codeHash: string; routes: number; backend: string }) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<number> {
     exchange.route = req.url!.split('?')[0]!;
@@ -24,6 +25,7 @@ export class OpsMount implements Mount {
       writeJson(res, 200, {
         status: 'ok',
         configHash: this.facts.configHash,
+        codeHash: this.facts.codeHash,
         routes: this.facts.routes,
         backend: this.facts.backend,
         pid: process.pid,

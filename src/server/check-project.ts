@@ -20,6 +20,8 @@ export interface ProjectCheck {
 
 export interface CheckOptions {
   env?: Record<string, string | undefined>;
+  /** Unset variables are warnings, for checks without the secrets (CI). */
+  envOptional?: boolean;
 }
 
 /** Where a project's module builds go (inside it, so npm packages resolve). */

@@ -24,6 +24,7 @@ export interface Generation {
   config: PorticoConfig;
   gateway: Gateway;
   backend: FunctionBackend;
+  modules: LoadedModules;
 }
 
 /** The gateway's public base URL, known once it listens. */
@@ -75,7 +76,7 @@ export async function buildGeneration(
   const { backend, storage, urls } = await buildBackend(config, modules, resources, baseUrl);
 
   const mounts: { prefix: string; mount: Mount }[] = [
-    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, routes: config.routes.length, backend: backend.description }) },
+    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, codeHash: modules.codeHash ?? '', routes: config.routes.length, backend: backend.description }) },
   ];
   if (config.api) {
     const storageHttp: SubMount = storage.http(config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));
@@ -94,7 +95,7 @@ export async function buildGeneration(
     },
     mounts,
   );
-  return { config, gateway, backend };
+  return { config, gateway, backend, modules };
 }
 
 function storageContext(storage: StorageParts, urls: StorageUrls, mode: StorageMode, tx?: WriteTx) {

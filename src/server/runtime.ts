@@ -12,6 +12,7 @@ import { porticoMiddleware } from './koa-middleware.js';
 import { checkProject } from './check-project.js';
 import { buildGeneration, type BaseUrl, type Generation } from './generation.js';
 import { SharedResources } from './resources.js';
+import { describeChanges, reloadChanges, type ReloadChanges } from './reload-changes.js';
 import { describeBackend, isEnvironmentError, listenFailure, StartupError } from './startup-error.js';
 
 // A running gateway: start, reload, stop. A reload checks and builds the
@@ -36,9 +37,11 @@ export interface StartOptions {
   host?: string;
   env?: Record<string, string | undefined>;
   logger?: Logger;
+  /** Overrides routes.yaml's logging.format (`--log-format`). */
+  logFormat?: 'auto' | 'json' | 'pretty';
 }
 
-export type ReloadResult = { ok: true; hash: string; changed: boolean } | { ok: false; diagnostics: Diagnostic[] };
+export type ReloadResult = { ok: true; hash: string; codeHash: string; changed: boolean; changes: ReloadChanges; summary: string } | { ok: false; diagnostics: Diagnostic[] };
 
 export class Runtime {
   private reloading: Promise<ReloadResult> | null = null;
@@ -80,7 +83,7 @@ export class Runtime {
     if (!check.config || !check.modules) throw new ProjectError(check.diagnostics);
     const config = check.config;
 
-    const logger = options.logger ?? createLogger(config.logging);
+    const logger = options.logger ?? createLogger({ ...config.logging, format: options.logFormat ?? config.logging.format });
     installConsoleCapture(logger);
     for (const warning of check.diagnostics) logger.warn({ rule: warning.rule }, formatText([warning]).split('\n')[0]!);
 
@@ -110,7 +113,7 @@ export class Runtime {
     this.listeningUrl = url;
     if (!this.config.server.publicUrl) this.baseUrl.value = url;
     const { config } = this;
-    this.logger.info({ url, config: this.configFile, routes: config.routes.length, backend: this.generation.backend.description, configHash: config.hash }, 'portico listening');
+    this.logger.info({ url, config: this.configFile, routes: config.routes.length, backend: this.generation.backend.description, configHash: config.hash, codeHash: this.generation.modules.codeHash }, 'portico listening');
     return url;
   }
 
@@ -154,13 +157,16 @@ export class Runtime {
       const previous = this.generation;
       this.generation = next;
       this.host.swap(next.gateway);
-      const changed = previous.config.hash !== next.config.hash;
+      const changes = reloadChanges(previous, next);
+      const summary = describeChanges(changes);
+      const codeHash = next.modules.codeHash ?? '';
+      const changed = previous.config.hash !== next.config.hash || previous.modules.codeHash !== codeHash;
       this.resources.retireUnused(next.config.backend, next.config.server.shutdownTimeoutMs);
       for (const setting of notReloadable(previous.config, next.config)) {
         this.logger.warn({ event: 'reload-partial', setting }, `${setting} changed: a reload does not apply it; restart to use the new value`);
       }
-      this.logger.info({ event: 'reloaded', configHash: next.config.hash, changed, ms: Math.round(performance.now() - started) }, 'reloaded');
-      return { ok: true, hash: next.config.hash, changed };
+      this.logger.info({ event: 'reloaded', configHash: next.config.hash, codeHash, changed, changes, ms: Math.round(performance.now() - started) }, `reloaded: ${summary}`);
+      return { ok: true, hash: next.config.hash, codeHash, changed, changes, summary };
     };
     // Whatever goes wrong while reading the new version (a full disk, an
     // unreadable folder) refuses the reload; it never takes down the

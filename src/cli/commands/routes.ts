@@ -2,32 +2,51 @@ import path from 'node:path';
 import { formatText } from '../../config/diagnostics.js';
 import { loadConfig } from '../../config/load.js';
 import type { PorticoConfig } from '../../config/types.js';
-import { EXIT, parse, type Command } from '../command.js';
+import { configFileOf, CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
+import { configMissing } from '../config-missing.js';
 
-// portico routes [-c FILE]
+// portico routes [FILE] [-c FILE] [--format text|json]
 // Prints the compiled route table: method, path, handler, CORS, auth, in the
 // order a request is matched against them, plus the preflights the gateway
 // generates and the paths it reserves for itself.
 
 export const routes: Command = {
   name: 'routes',
-  summary: 'print the compiled route table',
-  usage: 'portico routes [-c FILE]',
+  summary: 'print the compiled route table: method, path, handler, CORS, auth',
+  usage: 'portico routes [FILE] [options]',
+  options: [CONFIG_OPTION, { name: 'format', type: 'string', value: 'FORMAT', default: 'text', description: 'text (an aligned table) or json (one object per row)' }],
+  exitCodes: ['1  the config has errors (printed as FILE:LINE:COL lines)'],
   async run(argv, io) {
-    const { values } = parse(argv, { config: { type: 'string', short: 'c', default: 'routes.yaml' } });
-    const file = path.resolve(io.cwd, values.config!);
+    const { values, positionals } = parse(argv, routes.options, true);
+    const format = (values.format as string | undefined) ?? 'text';
+    if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`);
+    const file = path.resolve(io.cwd, configFileOf(values, positionals));
+    const missing = await configMissing(file, io);
+    if (missing) {
+      io.err(missing);
+      return EXIT.failed;
+    }
     const { config, diagnostics } = await loadConfig(file, { env: io.env });
     if (!config) {
       io.err(`${formatText(diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
       return EXIT.failed;
     }
-    io.out(`${table(config)}\n`);
+    const rows = tableRows(config);
+    io.out(format === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : `${table(rows)}\n`);
     return EXIT.ok;
   },
 };
 
-function table(config: PorticoConfig): string {
-  const rows: string[][] = [['METHOD', 'PATH', 'HANDLER', 'CORS', 'AUTH']];
+interface Row {
+  method: string;
+  path: string;
+  handler: string;
+  cors: string;
+  auth: string;
+}
+
+function tableRows(config: PorticoConfig): Row[] {
+  const rows: Row[] = [];
   const corsOf = (origins: string[] | undefined) => (origins === undefined ? '-' : origins.length === 0 ? '(no origins)' : origins.join(' '));
   // Matching order: exact paths, then parameter paths, then prefixes (longest first).
   const rank = (route: PorticoConfig['routes'][number]) => (route.kind === 'prefix' ? 2 : route.path.includes('/:') ? 1 : 0);
@@ -35,15 +54,20 @@ function table(config: PorticoConfig): string {
   const preflights = new Map<string, string[]>();
   for (const route of sorted) {
     const shown = route.kind === 'prefix' ? `${route.path}*` : route.path;
-    rows.push([route.methods.join(','), shown, route.handler, corsOf(route.cors?.origins), route.auth]);
+    rows.push({ method: route.methods.join(','), path: shown, handler: route.handler, cors: corsOf(route.cors?.origins), auth: route.auth });
     if (route.cors && !route.methods.includes('OPTIONS')) preflights.set(shown, [...(preflights.get(shown) ?? []), ...route.methods]);
   }
   for (const [shown, methods] of preflights) {
     if (config.routes.some((route) => (route.kind === 'prefix' ? `${route.path}*` : route.path) === shown && route.methods.includes('OPTIONS'))) continue;
-    rows.push(['OPTIONS', shown, `(preflight: ${methods.join(', ')})`, '', '']);
+    rows.push({ method: 'OPTIONS', path: shown, handler: `(preflight: ${methods.join(', ')})`, cors: '', auth: '' });
   }
-  rows.push(['GET', '/_portico/health', '(portico)', '-', '-']);
-  if (config.api) rows.push(['POST', `${config.api.prefix}/*`, '(function API)', 'any origin', config.api.adminKey ? 'token or admin key' : 'token']);
-  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
+  rows.push({ method: 'GET', path: '/_portico/health', handler: '(portico)', cors: '-', auth: '-' });
+  if (config.api) rows.push({ method: 'POST', path: `${config.api.prefix}/*`, handler: '(function API)', cors: 'any origin', auth: config.api.adminKey ? 'token or admin key' : 'token' });
+  return rows;
+}
+
+function table(rows: Row[]): string {
+  const cells = [['METHOD', 'PATH', 'HANDLER', 'CORS', 'AUTH'], ...rows.map((row) => [row.method, row.path, row.handler, row.cors, row.auth])];
+  const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
+  return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }

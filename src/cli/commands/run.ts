@@ -9,7 +9,7 @@ import { createLogger } from '../../log/logger.js';
 import { installConsoleCapture } from '../../log/console-capture.js';
 import { installFetchGlobals } from '../../http/fetch-globals.js';
 import { convexToJson, jsonToConvex, toCleanJson, type Value } from '../../values/value.js';
-import { EXIT, parse, UsageError, type Command } from '../command.js';
+import { CONFIG_OPTION, EXIT, LOG_FORMAT_OPTION, parse, parseLogFormat, UsageError, type Command } from '../command.js';
 
 // portico run NAME [ARGS_JSON] [-c FILE]
 // Runs a query, mutation or action once against the configured backend (as
@@ -19,10 +19,14 @@ import { EXIT, parse, UsageError, type Command } from '../command.js';
 
 export const run: Command = {
   name: 'run',
-  summary: 'run a function once and print its result as JSON',
-  usage: 'portico run NAME [ARGS_JSON] [-c FILE]',
+  summary: 'run a query, mutation or action once (as an admin) and print its result as JSON',
+  usage: 'portico run NAME [ARGS_JSON] [options]',
+  positionals: 'NAME: the function, as Convex names it ("messages:list", "dir/file:fn"). ARGS_JSON: its arguments as one JSON object (default: {}).',
+  options: [CONFIG_OPTION, LOG_FORMAT_OPTION],
+  exitCodes: ['1  the function failed (its error on stderr), or the config has errors'],
   async run(argv, io) {
-    const { values, positionals } = parse(argv, { config: { type: 'string', short: 'c', default: 'routes.yaml' } }, true);
+    const { values, positionals } = parse(argv, run.options, true);
+    const logFormat = parseLogFormat(values['log-format']);
     const [name, argsText, extra] = positionals;
     if (!name) throw new UsageError('run needs a function name, e.g. portico run messages:list \'{"author":"ada"}\'');
     if (extra !== undefined) throw new UsageError('run takes one JSON argument object; quote it as one shell word');
@@ -36,13 +40,13 @@ export const run: Command = {
     }
 
     installFetchGlobals();
-    const file = path.resolve(io.cwd, values.config!);
+    const file = path.resolve(io.cwd, (values.config as string | undefined) ?? 'routes.yaml');
     const check = await checkProject(file, { env: io.env });
     if (!check.config || !check.modules) {
       io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
       return EXIT.failed;
     }
-    const logger = createLogger({ level: 'warn', format: check.config.logging.format });
+    const logger = createLogger({ level: 'warn', format: logFormat ?? check.config.logging.format });
     installConsoleCapture(logger);
     const resources = new SharedResources(logger);
     try {

@@ -1,31 +1,29 @@
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
-import path from 'node:path';
 import { formatText } from '../../config/diagnostics.js';
 import { checkProject } from '../../server/check-project.js';
 import { ProjectError, Runtime, StartupError } from '../../server/runtime.js';
-import { EXIT, parse, parsePort, UsageError, type Command, type Io } from '../command.js';
+import { EXIT, UsageError, type Command, type Io } from '../command.js';
+import { parseServeOptions, SERVE_OPTIONS, type ServeOptions } from '../serve-options.js';
+import { configMissing } from '../config-missing.js';
 
-// portico serve [-c routes.yaml] [--port N] [--host H] [--workers N|auto]
+// portico serve [FILE] [-c routes.yaml] [--port N] [--host H] [--workers N|auto] [--log-format F]
 // Starts the gateway and prints the URL it listens on. SIGTERM/SIGINT stop
 // accepting, let requests in flight finish and exit 0; SIGHUP reloads
-// routes.yaml and the function modules without dropping a request.
+// routes.yaml and the function modules without dropping a request (a
+// server has no terminal to lose; `dev`, which has one, stops instead).
 // --workers runs N processes sharing the port (Node's cluster module).
 
 export const serve: Command = {
   name: 'serve',
-  summary: 'start the gateway',
-  usage: 'portico serve [-c routes.yaml] [--port N] [--host H] [--workers N|auto]',
+  summary: 'start the gateway and print the URL it listens on',
+  usage: 'portico serve [FILE] [options]',
+  options: SERVE_OPTIONS,
+  signals: 'SIGTERM and SIGINT stop it after requests in flight finish (up to server.shutdownTimeout); SIGHUP reloads routes.yaml and functions/.',
   async run(argv, io) {
-    const { values } = parse(argv, {
-      config: { type: 'string', short: 'c', default: 'routes.yaml' },
-      port: { type: 'string', short: 'p' },
-      host: { type: 'string' },
-      workers: { type: 'string', short: 'w' },
-    });
-    const options = { configFile: path.resolve(io.cwd, values.config!), port: parsePort(values.port), host: values.host };
-    const workers = parseWorkers(values.workers);
-    if (workers > 1 && cluster.isPrimary) return runPrimary(options.configFile, workers, io);
+    const options = parseServeOptions(argv, io, serve);
+    const workers = parseWorkers(options.workers);
+    if (workers > 1 && cluster.isPrimary) return runPrimary(options, workers, io);
     const runtime = await startOrReport(options, io);
     if (!runtime) return EXIT.failed;
     if (cluster.isWorker) process.send?.({ type: 'portico:listening', url: runtime.url });
@@ -35,9 +33,14 @@ export const serve: Command = {
 };
 
 /** Starts a runtime, or prints the project's problems and returns null. */
-export async function startOrReport(options: { configFile: string; port: number | undefined; host: string | undefined }, io: Io): Promise<Runtime | null> {
+export async function startOrReport(options: ServeOptions, io: Io): Promise<Runtime | null> {
+  const missing = await configMissing(options.configFile, io);
+  if (missing) {
+    io.err(missing);
+    return null;
+  }
   try {
-    return await Runtime.start({ configFile: options.configFile, port: options.port, host: options.host, env: withPort(io.env, options.port) });
+    return await Runtime.start({ configFile: options.configFile, port: options.port, host: options.host, env: withPort(io.env, options.port), logFormat: options.logFormat });
   } catch (error) {
     if (error instanceof ProjectError) {
       io.err(`${formatText(error.diagnostics, { cwd: io.cwd, files: [{ file: options.configFile }] })}\n`);
@@ -77,6 +80,7 @@ export function serveUntilStopped(runtime: Runtime, options: { reloadOnHangup: b
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
     if (options.reloadOnHangup) process.on('SIGHUP', () => void runtime.reload());
+    else process.on('SIGHUP', () => stop('SIGHUP'));
   });
 }
 
@@ -95,7 +99,13 @@ function parseWorkers(value: string | undefined): number {
  * before it ever listened (port taken, database down) is not restarted:
  * its replacement would fail the same way, in a loop; everything stops.
  */
-async function runPrimary(configFile: string, count: number, io: Io): Promise<number> {
+async function runPrimary(options: ServeOptions, count: number, io: Io): Promise<number> {
+  const configFile = options.configFile;
+  const missing = await configMissing(configFile, io);
+  if (missing) {
+    io.err(missing);
+    return EXIT.failed;
+  }
   const check = await checkProject(configFile, { env: io.env });
   if (!check.config) {
     io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file: configFile }] })}\nportico: not starting: fix the problems above\n`);

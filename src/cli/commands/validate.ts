@@ -2,8 +2,9 @@ import path from 'node:path';
 import { formatGithub, formatJson, formatText, type Diagnostic, type FileSummary } from '../../config/diagnostics.js';
 import { checkProject } from '../../server/check-project.js';
 import { EXIT, parse, UsageError, type Command } from '../command.js';
+import { configMissing } from '../config-missing.js';
 
-// portico validate [-c FILE]... [--format text|json|github]
+// portico validate [FILE]... [-c FILE]... [--format text|json|github] [--env-optional]
 // Checks configs (and the modules they name) without starting anything.
 // Exit 0: valid (warnings allowed); 1: invalid; 2: usage error.
 
@@ -12,23 +13,37 @@ const FORMATS = ['text', 'json', 'github'] as const;
 export const validate: Command = {
   name: 'validate',
   summary: 'check routes.yaml files and their handlers without starting anything',
-  usage: 'portico validate [-c FILE]... [--format text|json|github]',
+  usage: 'portico validate [FILE]... [options]',
+  positionals: 'FILE...: the configs to check (default: routes.yaml); -c FILE may be repeated too.',
+  options: [
+    { name: 'config', short: 'c', type: 'string', multiple: true, value: 'FILE', default: 'routes.yaml', description: 'a config file to check (repeatable)' },
+    { name: 'format', type: 'string', value: 'FORMAT', default: 'text', description: 'text (FILE:LINE:COL lines), json (a machine-readable report) or github (Actions annotations)' },
+    {
+      name: 'env-optional',
+      type: 'boolean',
+      description: 'for CI without secrets: an unset ${VAR} is a warning and its value unknown, instead of an error',
+    },
+  ],
+  exitCodes: ['1  a config or its handlers have errors'],
   async run(argv, io) {
-    const { values, positionals } = parse(
-      argv,
-      { config: { type: 'string', short: 'c', multiple: true }, format: { type: 'string', default: 'text' } },
-      true,
-    );
-    const format = values.format as (typeof FORMATS)[number];
+    const { values, positionals } = parse(argv, validate.options, true);
+    const format = (values.format ?? 'text') as (typeof FORMATS)[number];
     if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
-    const files = [...(values.config ?? []), ...positionals];
-    if (files.length === 0) files.push('routes.yaml');
+    const files = [...((values.config as string[] | undefined) ?? []), ...positionals];
+    if (files.length === 0) {
+      files.push('routes.yaml');
+      const missing = await configMissing(path.resolve(io.cwd, 'routes.yaml'), io);
+      if (missing) {
+        io.err(missing);
+        return EXIT.failed;
+      }
+    }
 
     const diagnostics: Diagnostic[] = [];
     const summaries: FileSummary[] = [];
     for (const file of files) {
       const absolute = path.resolve(io.cwd, file);
-      const check = await checkProject(absolute, { env: io.env });
+      const check = await checkProject(absolute, { env: io.env, envOptional: values['env-optional'] === true });
       diagnostics.push(...check.diagnostics);
       summaries.push(check.config ? { file: absolute, routes: check.config.routes.length } : { file: absolute });
     }
