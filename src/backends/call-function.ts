@@ -1,6 +1,7 @@
 import { ConvexError } from '../values/errors.js';
 import { convexToJson, jsonToConvex, type Value } from '../values/value.js';
 import { functionNameOf } from '../functions/references.js';
+import { calleeFailure } from '../http/uncaught.js';
 import type { CallKind, Caller, FunctionBackend } from './function-backend.js';
 
 // `ctx.runQuery / runMutation / runAction` for code running in this process:
@@ -23,5 +24,5 @@ export async function callFunction(
   const result = await backend.call({ kind, name, args: convexToJson(argsObject as Value), caller });
   if (result.status === 'success') return jsonToConvex(result.value);
   if (result.errorData !== undefined) throw new ConvexError(jsonToConvex(result.errorData));
-  throw new Error(result.errorMessage);
+  throw calleeFailure(result.errorMessage);
 }

@@ -118,7 +118,8 @@ function invoke(
       return answerHandlerError(res, exchange, failure, services.logger, services.production);
     }
     if (!(response instanceof Response)) {
-      return answerHandlerError(res, exchange, new Error('HTTP actions must return a Response'), services.logger, services.production);
+      const error = new Error(`HTTP actions must return a Response: ${route.handlerName} returned ${describeValue(response)}`);
+      return answerHandlerError(res, exchange, error, services.logger, services.production);
     }
     // A chunked body nobody read: draining it could mean reading without limit.
     if (body !== null && !body.fullyRead && req.headers['content-length'] === undefined) closeAfterResponse(res);
@@ -172,4 +173,16 @@ function timeoutError(ms: number): Error {
   const error = new Error(`The route's timeout of ${ms} ms elapsed`);
   error.name = 'TimeoutError';
   return error;
+}
+
+/** What a handler returned instead of a Response, in a few words: `undefined`, `a string`, `an object {ok}`. */
+function describeValue(value: unknown): string {
+  if (value === undefined || value === null) return String(value);
+  if (typeof value === 'string') return `a string (${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)})`;
+  if (typeof value !== 'object' && typeof value !== 'function') return `a ${typeof value} (${String(value)})`;
+  if (typeof value === 'function') return 'a function (call it, or return what it returns)';
+  const name = (value as object).constructor?.name;
+  if (name && name !== 'Object') return `a ${name}`;
+  const keys = Object.keys(value as object).slice(0, 5);
+  return `an object {${keys.join(', ')}${Object.keys(value as object).length > 5 ? ', …' : ''}}`;
 }

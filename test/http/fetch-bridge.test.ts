@@ -744,13 +744,13 @@ describe('the Fetch bridge', () => {
       assert.deepEqual(body.data, { reason: 'quota', left: 0 });
     });
 
-    for (const how of ['notResponse', 'undefined']) {
-      test(`a handler returning a non-Response (${how}) gets 500 "HTTP actions must return a Response"`, async () => {
+    for (const [how, returned] of [['notResponse', 'an object {hello}'], ['undefined', 'undefined']]) {
+      test(`a handler returning a non-Response (${how}) gets 500 "HTTP actions must return a Response", naming the handler`, async () => {
         const response = await fetch(`${gateway.url}/fail/${how}`);
         assert.equal(response.status, 500);
         const id = response.headers.get('x-request-id')!;
         const body = await response.json();
-        assert.equal(body.code, `[Request ID: ${id}] Server Error: Uncaught Error: HTTP actions must return a Response`);
+        assert.equal(body.code, `[Request ID: ${id}] Server Error: Uncaught Error: HTTP actions must return a Response: bridge:fail returned ${returned}`);
       });
     }
 

@@ -1,6 +1,6 @@
 import { isConvexError } from '../../values/errors.js';
 import type { JSONValue } from '../../values/value.js';
-import { errorData, uncaughtMessage, userFrames } from '../../gateway/handler-errors.js';
+import { errorData, uncaughtMessage, userFrames } from '../../http/uncaught.js';
 
 // How a failed call is reported to its caller (the function API, or
 // ctx.runQuery in another function), as Convex reports it:
