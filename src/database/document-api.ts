@@ -117,7 +117,9 @@ export class DocumentApi implements DatabaseWriter {
 
   private async tableOf(id: string): Promise<string | null> {
     const number = typeof id === 'string' ? tableNumberOf(id) : null;
-    return number === null ? null : this.store.tableName(number);
+    // Through the transaction: a lookup must not need a second connection
+    // while this one is held (PostgreSQL pools of one or two wedged so).
+    return number === null ? null : this.transaction.tableName(number);
   }
 
   private async require(expectedTable: string | null, id: string, operation: string): Promise<{ table: string; stored: StoredDocument }> {

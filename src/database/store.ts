@@ -54,6 +54,8 @@ export interface DocumentWrite extends StoredDocument {
 }
 
 export interface ReadTx {
+  /** The table an id's number belongs to, as this transaction sees the catalog; null when none. */
+  tableName(number: number): Promise<string | null>;
   get(table: string, id: string): Promise<StoredDocument | null>;
   scan(request: ScanRequest): Promise<ScannedDocument[]>;
 }
@@ -108,6 +110,11 @@ export interface WriteOptions {
   timeoutMs: number;
 }
 
+export interface ReadOptions {
+  /** Abandon the snapshot (and give its connection back) after this long. */
+  timeoutMs: number;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
   /** The number ids of `table` carry, or null when the table does not exist. */
@@ -124,8 +131,12 @@ export interface Store {
   applySchema(tables: readonly { name: string; indexes: IndexSpec[] }[]): Promise<void>;
   /** User indexes of a table as the database has them (by_creation_time excluded). */
   indexesOf(table: string): readonly IndexSpec[] | null;
-  /** Runs `fn` on one consistent read-only snapshot. */
-  read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` on one consistent read-only snapshot. With a timeout, `fn` is
+   * abandoned after it (its handle closed, the snapshot given back) and the
+   * promise rejects with a TransactionTimeoutError.
+   */
+  read<T>(fn: (tx: ReadTx) => Promise<T>, options?: ReadOptions): Promise<T>;
   /**
    * Runs `fn` as one serializable transaction and resolves once it is
    * durably committed. `fn` may run more than once (conflict retries), so it
@@ -142,6 +153,28 @@ export interface Store {
 /** A mutation ran past its time limit and was rolled back. */
 export class TransactionTimeoutError extends Error {
   override name = 'TransactionTimeoutError';
+}
+
+/**
+ * The database cannot be reached (refused, restarting, connection lost, or
+ * no pooled connection free in time). Callers answer 503: trying again
+ * shortly, or on another instance, may succeed. A mutation that fails so was
+ * not acknowledged; `mayHaveCommitted` says its COMMIT was already sent.
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError';
+  constructor(
+    message: string,
+    readonly mayHaveCommitted = false,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A closed transaction handle, used by a function that outlived its transaction. */
+export function transactionOver(): Error {
+  return new Error('This transaction is over: the function ran past its time limit or kept using ctx.db after it returned');
 }
 
 /** Identifier quoting for the (validated) table and index names. */

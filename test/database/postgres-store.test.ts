@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { PostgresStore } from '../../src/database/postgres/postgres-store.js';
 import { scanStatement } from '../../src/database/postgres/postgres-tx.js';
+import { pgIndexName, pgTable } from '../../src/database/postgres/identifiers.js';
 import { freshDatabase } from '../helpers/postgres.js';
 import { storeContract } from './store-contract.js';
 
@@ -18,7 +19,7 @@ storeContract('PostgreSQL', async (t) => {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
-        await client.query(`ANALYZE "t_${request.table}"`);
+        await client.query(`ANALYZE ${pgTable(request.table)}`);
         const { text, values } = scanStatement(request);
         const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${text}`, values);
         return rows.map((row) => row['QUERY PLAN']).join('\n');
@@ -26,10 +27,11 @@ storeContract('PostgreSQL', async (t) => {
         await client.end();
       }
     },
-    // e.g. `Index Scan Backward using t_messages__by_author on t_messages`; a
+    // e.g. `Index Scan Backward using i_messages__by_author on t_messages`; a
     // table scan reads `Seq Scan on t_messages`.
-    usesIndex(plan, table, indexName) {
-      return new RegExp(`Index (Only )?Scan( Backward)? using "?${indexName}"? on "?t_${table}"?`).test(plan) && !plan.includes('Seq Scan') && !/\bSort\b/.test(plan);
+    usesIndex(plan, table, index) {
+      const sqlName = (quoted: string) => quoted.slice(1, -1);
+      return new RegExp(`Index (Only )?Scan( Backward)? using "?${sqlName(pgIndexName(table, index))}"? on "?${sqlName(pgTable(table))}"?`).test(plan) && !plan.includes('Seq Scan') && !/\bSort\b/.test(plan);
     },
     openAnother() {
       return PostgresStore.connect(url, 5);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/database/sqlite/sqlite-store.js';
 import { scanStatement } from '../../src/database/sqlite/sqlite-tx.js';
+import { sqlIndexName } from '../../src/database/store.js';
 import { storeContract } from './store-contract.js';
 
 // The Store contract on embedded SQLite: a fresh database file per test.
@@ -29,8 +30,8 @@ storeContract('SQLite', async () => {
     },
     // e.g. `SEARCH t_messages USING INDEX t_messages__by_author (k_by_author>? AND k_by_author<?)`;
     // a table scan reads `SCAN t_messages` and a sort `USE TEMP B-TREE FOR ORDER BY`.
-    usesIndex(plan, table, indexName) {
-      return plan.includes(`USING INDEX ${indexName}`) && !plan.includes('TEMP B-TREE') && !new RegExp(`SCAN t_${table}$`, 'm').test(plan);
+    usesIndex(plan, table, index) {
+      return plan.includes(`USING INDEX ${sqlIndexName(table, index).slice(1, -1)}`) && !plan.includes('TEMP B-TREE') && !new RegExp(`SCAN t_${table}$`, 'm').test(plan);
     },
     async openAnother() {
       return new SqliteStore(file);

@@ -6,7 +6,8 @@ import type { LoadedModules } from '../../functions/loader.js';
 import type { RegisteredFunction } from '../../functions/registration.js';
 import type { CompiledSchema } from '../../database/compiled-schema.js';
 import { idCheckFor } from '../../database/document-api.js';
-import type { Store, WriteTx } from '../../database/store.js';
+import { DatabaseUnavailableError, type Store, type WriteTx } from '../../database/store.js';
+import { GatewayError } from '../../http/errors.js';
 import { Query } from '../../database/query.js';
 import { enableAttribution, runInLogScope } from '../../log/console-capture.js';
 import type { StorageService } from '../../storage/storage-service.js';
@@ -72,6 +73,9 @@ export class LocalBackend implements FunctionBackend, ContextHost {
       const value = await runInLogScope(scope, () => this.execute(fn, request.name, args, request.caller));
       return { status: 'success', value, logLines };
     } catch (error) {
+      // Not the function's failure: the caller gets a 503 (on /api) or a
+      // thrown error (ctx.run*), and may try again.
+      if (error instanceof DatabaseUnavailableError) throw new GatewayError('DatabaseUnavailable', `${error.message}. Try again shortly.`);
       return { status: 'error', ...describeFailure(error, request.caller.requestId, this.options.production), logLines };
     }
   }
@@ -134,7 +138,10 @@ export class LocalBackend implements FunctionBackend, ContextHost {
   private execute(fn: RegisteredFunction, name: string, args: Record<string, Value>, caller: Caller): Promise<JSONValue> {
     switch (fn.kind) {
       case 'query':
-        return this.store.read((tx) => this.withTimeout(fn, async () => this.encodeResult(fn, name, await fn.handler(new QueryContext(this, tx, caller), args))));
+        // A query that runs too long gives its read snapshot back.
+        return this.store.read(async (tx) => this.encodeResult(fn, name, await fn.handler(new QueryContext(this, tx, caller), args)), {
+          timeoutMs: this.options.transactionTimeoutMs,
+        });
       case 'mutation':
         return this.store.write(async (tx) => this.encodeResult(fn, name, await fn.handler(new MutationContext(this, tx, caller), args)), {
           timeoutMs: this.options.transactionTimeoutMs,
@@ -142,20 +149,6 @@ export class LocalBackend implements FunctionBackend, ContextHost {
       case 'action':
         return Promise.resolve(fn.handler(new ActionContext(this, caller), args)).then((value) => this.encodeResult(fn, name, value));
     }
-  }
-
-  /** A query that runs too long gives its read snapshot back. */
-  private withTimeout<T>(fn: RegisteredFunction, run: () => T | Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${KIND_NAMES[fn.kind]} did not finish within ${this.options.transactionTimeoutMs} ms`)),
-        this.options.transactionTimeoutMs,
-      );
-      Promise.resolve()
-        .then(run)
-        .then(resolve, reject)
-        .finally(() => clearTimeout(timer));
-    });
   }
 
   storageFor(caller: Caller, mode: 'reader' | 'writer' | 'action', tx?: WriteTx) {

@@ -1,8 +1,21 @@
 import pg from 'pg';
-import { jsonToConvex, type JSONValue, type Value } from '../../values/value.js';
-import { indexKey } from '../index-keys.js';
-import { CREATION_INDEX, sqlIndexName, sqlKeyColumn, sqlTable, TransactionTimeoutError, type IndexSpec, type ReadTx, type Store, type WriteOptions, type WriteTx } from '../store.js';
-import { PostgresTx, type PostgresCatalog } from './postgres-tx.js';
+import {
+  DatabaseUnavailableError,
+  TransactionTimeoutError,
+  type IndexSpec,
+  type ReadOptions,
+  type ReadTx,
+  type Store,
+  type WriteOptions,
+  type WriteTx,
+} from '../store.js';
+import { registerHealthSource } from '../health.js';
+import { backfill } from './backfill.js';
+import { isConnectionFailure } from './connection-errors.js';
+import { pgIndexName, pgKeyColumn, pgTable } from './identifiers.js';
+import { PostgresCatalog } from './postgres-catalog.js';
+import { DDL_LOCK, PostgresTx, TABLE_NUMBERS, tableDdl } from './postgres-tx.js';
+import { SCHEMA_CHANNEL, SchemaListener } from './schema-listener.js';
 
 // The shared store: several gateway instances (and worker processes) on one
 // PostgreSQL database.
@@ -10,14 +23,24 @@ import { PostgresTx, type PostgresCatalog } from './postgres-tx.js';
 //  - A mutation runs in a SERIALIZABLE transaction; a serialization failure
 //    or deadlock rolls it back and runs it again, with jittered backoff, as
 //    Convex re-runs mutations on OCC conflicts. Only mutations are retried.
-//  - DDL (a table's first insert, schema changes) runs outside user
-//    transactions under an advisory lock, so instances starting together
-//    do not race.
+//  - A transaction does all its work on the one connection it holds (see
+//    postgres-tx.ts); schema changes run under an advisory lock, so
+//    instances starting together do not race.
+//  - The server may go away. Waiting for a connection is bounded (the
+//    URL's `connect_timeout`, in seconds, default 5); a connection lost
+//    before COMMIT was sent runs the transaction again on a fresh one; any
+//    other loss is a DatabaseUnavailableError (503), never an acknowledged
+//    write. A transaction abandoned mid-statement has its connection
+//    destroyed rather than left `idle in transaction`.
 
 const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 60;
-const DDL_LOCK = 0x706f7274; // "port"
-const SCHEMA_CHANNEL = 'portico_schema';
+/** Fresh connections tried after a lost one, before giving up with a 503. */
+const MAX_RECONNECTS = 2;
+const DEFAULT_WAIT_MS = 5_000;
+/** The server's own backstop: a session idle inside a transaction this long is ended. */
+const IDLE_IN_TRANSACTION_MS = 60_000;
+const ROLLBACK_WAIT_MS = 5_000;
 
 const METADATA_DDL = `
   CREATE TABLE IF NOT EXISTS _portico_tables (name TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE);
@@ -26,21 +49,43 @@ const METADATA_DDL = `
   CREATE TABLE IF NOT EXISTS _portico_file_chunks (
     storage_id TEXT NOT NULL, seq INTEGER NOT NULL, bytes BYTEA NOT NULL, written_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (storage_id, seq)
   );
+  CREATE SEQUENCE IF NOT EXISTS ${TABLE_NUMBERS};
+  -- Databases made before the sequence: it starts after their last table.
+  SELECT setval('${TABLE_NUMBERS}', m) FROM (
+    SELECT GREATEST(COALESCE(MAX(number), 0), (SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ${TABLE_NUMBERS})) AS m FROM _portico_tables
+  ) AS current WHERE m > 0;
 `;
 
-export class PostgresStore implements Store, PostgresCatalog {
-  readonly dialect = 'postgres' as const;
-  private readonly numbers = new Map<string, number>();
-  private readonly names = new Map<number, string>();
-  private readonly indexCache = new Map<string, IndexSpec[]>();
+/** A connection lost before COMMIT was sent: nothing was applied, the transaction may run again. */
+class LostConnection extends DatabaseUnavailableError {}
 
-  private constructor(private readonly pool: pg.Pool) {}
+interface Lease {
+  client: pg.PoolClient;
+  /** Set if the connection failed while this lease held it. */
+  lost: Error | null;
+  release(destroy?: boolean): void;
+}
+
+export class PostgresStore implements Store {
+  readonly dialect = 'postgres' as const;
+  private readonly catalog = new PostgresCatalog();
+  private listener: SchemaListener | null = null;
+  private unregister: () => void = () => {};
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly waitMs: number,
+    private readonly poolSize: number,
+  ) {}
 
   static async connect(url: string, poolSize: number): Promise<PostgresStore> {
-    const pool = new pg.Pool({ connectionString: url, max: poolSize });
-    // An idle client that loses its connection must not crash the process.
+    const waitMs = connectTimeoutOf(url) ?? DEFAULT_WAIT_MS;
+    const config: pg.ClientConfig = { connectionString: url, connectionTimeoutMillis: waitMs, keepAlive: true };
+    const pool = new pg.Pool({ ...config, max: poolSize, idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS });
+    // An idle client that loses its connection must not crash the process
+    // (the pool drops it).
     pool.on('error', () => {});
-    const store = new PostgresStore(pool);
+    const store = new PostgresStore(pool, waitMs, poolSize);
     try {
       await store.ddl(async (client) => {
         await client.query(METADATA_DDL);
@@ -48,8 +93,15 @@ export class PostgresStore implements Store, PostgresCatalog {
       // Every table so far, so that synchronous id checks (normalizeId,
       // v.id) know them from the first request on.
       const { rows } = await pool.query<{ name: string; number: number }>('SELECT name, number FROM _portico_tables');
-      for (const row of rows) store.remember(row.name, row.number);
-      await store.listen(url);
+      for (const row of rows) store.catalog.remember(row.name, row.number);
+      // Instances sharing the database learn of each other's schema
+      // changes: one that adds or drops an index notifies, the others drop
+      // their cached index lists, so their next writes fill the new key
+      // columns too.
+      const listener = new SchemaListener(config, () => store.catalog.forgetIndexes());
+      await listener.start();
+      store.listener = listener;
+      store.unregister = registerHealthSource(listener);
     } catch (error) {
       await store.close();
       throw error;
@@ -57,105 +109,84 @@ export class PostgresStore implements Store, PostgresCatalog {
     return store;
   }
 
-  private listener: pg.Client | null = null;
-
-  /**
-   * Instances sharing the database learn of each other's schema changes:
-   * one that adds or drops an index notifies, the others drop their cached
-   * index lists, so their next writes fill the new key columns too.
-   */
-  private async listen(url: string): Promise<void> {
-    const listener = new pg.Client({ connectionString: url });
-    listener.on('error', () => {});
-    listener.on('notification', () => this.indexCache.clear());
-    await listener.connect();
-    await listener.query(`LISTEN ${SCHEMA_CHANNEL}`);
-    this.listener = listener;
-  }
-
   // --- catalog ------------------------------------------------------------
 
-  async numberOf(table: string): Promise<number | null> {
-    const cached = this.numbers.get(table);
+  async tableNumber(table: string): Promise<number | null> {
+    const cached = this.catalog.numbers.get(table);
     if (cached !== undefined) return cached;
-    const { rows } = await this.pool.query<{ number: number }>('SELECT number FROM _portico_tables WHERE name = $1', [table]);
+    const { rows } = await this.query<{ number: number }>('SELECT number FROM _portico_tables WHERE name = $1', [table]);
     if (!rows[0]) return null;
-    this.remember(table, rows[0].number);
+    this.catalog.remember(table, rows[0].number);
     return rows[0].number;
   }
 
-  tableNumber(table: string): Promise<number | null> {
-    return this.numberOf(table);
-  }
-
   async tableName(number: number): Promise<string | null> {
-    const cached = this.names.get(number);
+    const cached = this.catalog.names.get(number);
     if (cached !== undefined) return cached;
-    const { rows } = await this.pool.query<{ name: string }>('SELECT name FROM _portico_tables WHERE number = $1', [number]);
+    const { rows } = await this.query<{ name: string }>('SELECT name FROM _portico_tables WHERE number = $1', [number]);
     if (!rows[0]) return null;
-    this.remember(rows[0].name, number);
+    this.catalog.remember(rows[0].name, number);
     return rows[0].name;
   }
 
   cachedTableName(number: number): string | undefined {
-    return this.names.get(number);
-  }
-
-  async create(table: string): Promise<number> {
-    return this.ddl((client) => this.createWith(client, table));
-  }
-
-  async indexes(table: string): Promise<readonly IndexSpec[]> {
-    let indexes = this.indexCache.get(table);
-    if (!indexes) {
-      const { rows } = await this.pool.query<{ index_name: string; fields: string }>(
-        'SELECT index_name, fields FROM _portico_indexes WHERE table_name = $1 ORDER BY index_name',
-        [table],
-      );
-      indexes = rows.map((row) => ({ name: row.index_name, fields: JSON.parse(row.fields) as string[] }));
-      this.indexCache.set(table, indexes);
-    }
-    return indexes;
+    return this.catalog.names.get(number);
   }
 
   indexesOf(table: string): readonly IndexSpec[] | null {
-    return this.indexCache.get(table) ?? null;
+    return this.catalog.indexCache.get(table) ?? null;
   }
 
   async applySchema(tables: readonly { name: string; indexes: IndexSpec[] }[]): Promise<void> {
     await this.ddl(async (client) => {
       let changed = false;
       for (const table of tables) changed = (await this.syncIndexes(client, table.name, table.indexes)) || changed;
-      // Delivered at commit to every instance listening (see listen()).
+      // Delivered at commit to every instance listening (see SchemaListener).
       if (changed) await client.query(`NOTIFY ${SCHEMA_CHANNEL}`);
     });
-    for (const table of tables) await this.indexes(table.name);
+    // Lists cached meanwhile may predate the change.
+    this.catalog.forgetIndexes();
+    for (const table of tables) {
+      const { rows } = await this.query<{ index_name: string; fields: string }>(
+        'SELECT index_name, fields FROM _portico_indexes WHERE table_name = $1 ORDER BY index_name',
+        [table.name],
+      );
+      this.catalog.indexCache.set(table.name, rows.map((row) => ({ name: row.index_name, fields: JSON.parse(row.fields) as string[] })));
+    }
   }
 
   // --- transactions -------------------------------------------------------
 
-  async read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    const tx = new PostgresTx(client, this);
-    try {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const value = await fn(tx);
-      await client.query('COMMIT');
-      return value;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      tx.close();
-      client.release();
+  async read<T>(fn: (tx: ReadTx) => Promise<T>, options?: ReadOptions): Promise<T> {
+    for (let reconnects = 0; ; reconnects++) {
+      const lease = await this.checkout();
+      const tx = new PostgresTx(lease.client, this.catalog);
+      try {
+        await lease.client.query(begin('REPEATABLE READ READ ONLY', options?.timeoutMs));
+        const value = await withDeadline(fn(tx), options?.timeoutMs, () => tx.close(), 'Query');
+        tx.close();
+        await lease.client.query('COMMIT');
+        lease.release();
+        return value;
+      } catch (error) {
+        tx.close();
+        const lost = lease.lost !== null || isConnectionFailure(error);
+        await this.abandon(lease, tx, lost);
+        // A read has no effect: it can always run again.
+        if (lost && reconnects < MAX_RECONNECTS) continue;
+        if (lost) throw new DatabaseUnavailableError(`The connection to PostgreSQL was lost: ${describe(lease.lost ?? error)}`, false, { cause: error });
+        throw error;
+      }
     }
   }
 
   async write<T>(fn: (tx: WriteTx) => Promise<T>, options: WriteOptions): Promise<T> {
+    let reconnects = 0;
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.attempt(fn, options);
       } catch (error) {
+        if (error instanceof LostConnection && reconnects++ < MAX_RECONNECTS) continue;
         const code = (error as { code?: string }).code;
         if (code === undefined || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw error;
         // Conflicting mutations back off by a random amount so they do not
@@ -167,43 +198,100 @@ export class PostgresStore implements Store, PostgresCatalog {
   }
 
   private async attempt<T>(fn: (tx: WriteTx) => Promise<T>, options: WriteOptions): Promise<T> {
-    const client = await this.pool.connect();
-    const tx = new PostgresTx(client, this);
-    let timer: NodeJS.Timeout | undefined;
+    const lease = await this.checkout();
+    const tx = new PostgresTx(lease.client, this.catalog);
+    let committing = false;
     try {
-      await client.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TransactionTimeoutError(`Mutation did not finish within ${options.timeoutMs} ms`)), options.timeoutMs);
-      });
-      const value = await Promise.race([fn(tx), timeout]);
+      await lease.client.query(begin('SERIALIZABLE', options.timeoutMs));
+      const value = await withDeadline(fn(tx), options.timeoutMs, () => tx.close(), 'Mutation');
+      // The function may have caught the error that asked for a re-run.
+      if (tx.retry) throw tx.retry;
       tx.close();
-      await client.query('COMMIT');
+      committing = true;
+      const result = await lease.client.query('COMMIT');
+      // COMMIT of a transaction a failed statement aborted (the function
+      // caught the error and returned) rolls back without an error.
+      if (result.command !== 'COMMIT') throw new Error('The mutation was rolled back: one of its database operations failed and its error was caught');
+      lease.release();
+      for (const [table, number] of tx.created) this.catalog.remember(table, number);
       tx.commitHooks.run();
       return value;
     } catch (error) {
       tx.close();
-      await client.query('ROLLBACK').catch(() => {});
+      const lost = lease.lost !== null || isConnectionFailure(error);
+      await this.abandon(lease, tx, lost);
+      if (lost && committing) {
+        throw new DatabaseUnavailableError(
+          `The connection to PostgreSQL was lost while the mutation committed; it may or may not have been applied: ${describe(lease.lost ?? error)}`,
+          true,
+          { cause: error },
+        );
+      }
+      if (lost) throw new LostConnection(`The connection to PostgreSQL was lost: ${describe(lease.lost ?? error)}`, false, { cause: error });
+      if (tx.retry && !RETRYABLE.has((error as { code?: string }).code ?? '')) throw tx.retry;
       throw error;
-    } finally {
-      clearTimeout(timer);
-      client.release();
     }
+  }
+
+  /** A pooled connection, waited for no longer than `connect_timeout`. */
+  private async checkout(): Promise<Lease> {
+    const started = Date.now();
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (error) {
+      const waited = Date.now() - started;
+      const message =
+        waited >= this.waitMs - 10
+          ? `No PostgreSQL connection became free within ${this.waitMs} ms (backend.pool: ${this.poolSize})`
+          : `Cannot connect to PostgreSQL: ${describe(error)}`;
+      throw new DatabaseUnavailableError(message, false, { cause: error });
+    }
+    const lease: Lease = {
+      client,
+      lost: null,
+      release: (destroy = false) => {
+        client.off('error', onError);
+        client.release(destroy ? (lease.lost ?? new Error('abandoned')) : undefined);
+      },
+    };
+    // While checked out the pool does not listen: without this, a server
+    // that ends the connection would crash the process.
+    const onError = (error: Error) => (lease.lost = error);
+    client.on('error', onError);
+    return lease;
+  }
+
+  /**
+   * Ends a transaction that did not commit. Its connection goes back to the
+   * pool only once ROLLBACK has answered; one that is lost, still running a
+   * statement (an abandoned function), or slow to roll back is destroyed,
+   * which ends the transaction on the server too.
+   */
+  private async abandon(lease: Lease, tx: PostgresTx, lost: boolean): Promise<void> {
+    if (lost || tx.pending > 0) return lease.release(true);
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), ROLLBACK_WAIT_MS)));
+    const outcome = await Promise.race([lease.client.query('ROLLBACK').then(() => 'done' as const, () => 'failed' as const), slow]);
+    clearTimeout(timer);
+    lease.release(outcome !== 'done' || lease.lost !== null);
   }
 
   // --- meta ---------------------------------------------------------------
 
   async getMeta(key: string): Promise<string | null> {
-    const { rows } = await this.pool.query<{ value: string }>('SELECT value FROM _portico_meta WHERE key = $1', [key]);
+    const { rows } = await this.query<{ value: string }>('SELECT value FROM _portico_meta WHERE key = $1', [key]);
     return rows[0]?.value ?? null;
   }
 
   async initMeta(key: string, value: string): Promise<string> {
-    await this.pool.query('INSERT INTO _portico_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+    await this.query('INSERT INTO _portico_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
     return (await this.getMeta(key))!;
   }
 
   async close(): Promise<void> {
-    await this.listener?.end().catch(() => {});
+    this.unregister();
+    await this.listener?.close();
     await this.pool.end();
   }
 
@@ -211,12 +299,12 @@ export class PostgresStore implements Store, PostgresCatalog {
 
   /** Stores one chunk of a file (autocommitted: see DatabaseStorage). */
   async putChunk(storageId: string, seq: number, bytes: Uint8Array): Promise<void> {
-    await this.pool.query('INSERT INTO _portico_file_chunks (storage_id, seq, bytes) VALUES ($1, $2, $3)', [storageId, seq, bytes]);
+    await this.query('INSERT INTO _portico_file_chunks (storage_id, seq, bytes) VALUES ($1, $2, $3)', [storageId, seq, bytes]);
   }
 
   /** Chunks `from`..`to` (inclusive) of a file, in order. */
   async getChunks(storageId: string, from: number, to: number): Promise<Buffer[]> {
-    const { rows } = await this.pool.query<{ bytes: Buffer }>(
+    const { rows } = await this.query<{ bytes: Buffer }>(
       'SELECT bytes FROM _portico_file_chunks WHERE storage_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq',
       [storageId, from, to],
     );
@@ -224,92 +312,147 @@ export class PostgresStore implements Store, PostgresCatalog {
   }
 
   async deleteChunks(storageId: string): Promise<void> {
-    await this.pool.query('DELETE FROM _portico_file_chunks WHERE storage_id = $1', [storageId]);
+    await this.query('DELETE FROM _portico_file_chunks WHERE storage_id = $1', [storageId]);
   }
 
   /** Files whose chunks exist but whose metadata never committed (crashed uploads), older than `ageMs`. */
   async orphanChunkIds(ageMs: number): Promise<string[]> {
-    const { rows } = await this.pool.query<{ storage_id: string }>(
+    // Before _storage has a document, it has no table either.
+    if ((await this.tableNumber('_storage')) === null) {
+      const { rows } = await this.query<{ storage_id: string }>(
+        'SELECT DISTINCT storage_id FROM _portico_file_chunks WHERE written_at < now() - make_interval(secs => $1)',
+        [ageMs / 1000],
+      );
+      return rows.map((row) => row.storage_id);
+    }
+    const { rows } = await this.query<{ storage_id: string }>(
       `SELECT DISTINCT c.storage_id FROM _portico_file_chunks c
         WHERE c.written_at < now() - make_interval(secs => $1)
-          AND NOT EXISTS (SELECT 1 FROM ${sqlTable('_storage')} s WHERE s.id = c.storage_id)`,
+          AND NOT EXISTS (SELECT 1 FROM ${pgTable('_storage')} s WHERE s.id = c.storage_id)`,
       [ageMs / 1000],
     );
     return rows.map((row) => row.storage_id);
   }
 
-  // --- DDL ----------------------------------------------------------------
-
-  /** Runs schema changes in one transaction, one instance at a time. */
-  private async ddl<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+  /** One autocommitted statement; an unreachable server is a DatabaseUnavailableError. */
+  private async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    const lease = await this.checkout();
     try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
-      const value = await fn(client);
-      await client.query('COMMIT');
-      return value;
+      const result = await lease.client.query<R>(text, values);
+      lease.release();
+      return result;
     } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
+      const lost = lease.lost !== null || isConnectionFailure(error);
+      lease.release(lost);
+      if (lost) throw new DatabaseUnavailableError(`The connection to PostgreSQL was lost: ${describe(lease.lost ?? error)}`, false, { cause: error });
       throw error;
-    } finally {
-      client.release();
     }
   }
 
-  private async createWith(client: pg.PoolClient, table: string): Promise<number> {
+  // --- DDL ----------------------------------------------------------------
+
+  /** Runs schema changes in one transaction, one instance at a time; a deadlock with live mutations runs it again. */
+  private async ddl<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const lease = await this.checkout();
+      const { client } = lease;
+      try {
+        await client.query('BEGIN');
+        await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
+        const value = await fn(client);
+        await client.query('COMMIT');
+        lease.release();
+        return value;
+      } catch (error) {
+        const lost = lease.lost !== null || isConnectionFailure(error);
+        if (lost) lease.release(true);
+        else {
+          await client.query('ROLLBACK').catch(() => {});
+          lease.release();
+        }
+        const code = (error as { code?: string }).code;
+        if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue;
+        if (lost) throw new DatabaseUnavailableError(`The connection to PostgreSQL was lost: ${describe(lease.lost ?? error)}`, false, { cause: error });
+        throw error;
+      }
+    }
+  }
+
+  private async createWith(client: pg.PoolClient, table: string): Promise<void> {
     const existing = await client.query<{ number: number }>('SELECT number FROM _portico_tables WHERE name = $1', [table]);
     if (existing.rows[0]) {
-      this.remember(table, existing.rows[0].number);
-      return existing.rows[0].number;
+      this.catalog.remember(table, existing.rows[0].number);
+      return;
     }
-    const { rows } = await client.query<{ number: number }>(
-      'INSERT INTO _portico_tables (name, number) SELECT $1, COALESCE(MAX(number), 0) + 1 FROM _portico_tables RETURNING number',
-      [table],
-    );
-    await client.query(`
-      CREATE TABLE IF NOT EXISTS ${sqlTable(table)} (
-        id TEXT PRIMARY KEY, creation_time DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL, ${sqlKeyColumn(CREATION_INDEX)} BYTEA NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS ${sqlIndexName(table, CREATION_INDEX)} ON ${sqlTable(table)} (${sqlKeyColumn(CREATION_INDEX)});
-    `);
-    this.remember(table, rows[0]!.number);
-    return rows[0]!.number;
+    const { rows } = await client.query<{ number: string }>(`SELECT nextval('${TABLE_NUMBERS}') AS number`);
+    const number = Number(rows[0]!.number);
+    await client.query('INSERT INTO _portico_tables (name, number) VALUES ($1, $2)', [table, number]);
+    await client.query(tableDdl(table));
+    // Remembered although not yet committed: the schema is applied before
+    // any function runs, and a failure here stops the start or the reload.
+    this.catalog.remember(table, number);
   }
 
   /** Adds (and backfills) or drops key columns so the table's indexes match `wanted`. */
   private async syncIndexes(client: pg.PoolClient, table: string, wanted: readonly IndexSpec[]): Promise<boolean> {
     await this.createWith(client, table);
-    this.indexCache.delete(table);
     const { rows } = await client.query<{ index_name: string; fields: string }>('SELECT index_name, fields FROM _portico_indexes WHERE table_name = $1', [table]);
     const current = new Map(rows.map((row) => [row.index_name, JSON.parse(row.fields) as string[]]));
     let changed = false;
     for (const [name, fields] of current) {
       const next = wanted.find((index) => index.name === name);
       if (next && JSON.stringify(next.fields) === JSON.stringify(fields)) continue;
-      await client.query(`DROP INDEX IF EXISTS ${sqlIndexName(table, name)}; ALTER TABLE ${sqlTable(table)} DROP COLUMN IF EXISTS ${sqlKeyColumn(name)};`);
+      // Dropping the column drops its SQL index, whatever it was named.
+      await client.query(`ALTER TABLE ${pgTable(table)} DROP COLUMN IF EXISTS ${pgKeyColumn(name)}`);
       await client.query('DELETE FROM _portico_indexes WHERE table_name = $1 AND index_name = $2', [table, name]);
       current.delete(name);
       changed = true;
     }
     for (const index of wanted) {
       if (current.has(index.name)) continue;
-      await client.query(`ALTER TABLE ${sqlTable(table)} ADD COLUMN IF NOT EXISTS ${sqlKeyColumn(index.name)} BYTEA`);
-      const documents = await client.query<{ id: string; creation_time: number; doc: string }>(`SELECT id, creation_time, doc FROM ${sqlTable(table)}`);
-      for (const row of documents.rows) {
-        const fields = jsonToConvex(JSON.parse(row.doc) as JSONValue) as Record<string, Value>;
-        await client.query(`UPDATE ${sqlTable(table)} SET ${sqlKeyColumn(index.name)} = $1 WHERE id = $2`, [indexKey(fields, index, row.creation_time, row.id), row.id]);
-      }
-      await client.query(`CREATE INDEX IF NOT EXISTS ${sqlIndexName(table, index.name)} ON ${sqlTable(table)} (${sqlKeyColumn(index.name)})`);
+      await client.query(`ALTER TABLE ${pgTable(table)} ADD COLUMN IF NOT EXISTS ${pgKeyColumn(index.name)} BYTEA`);
+      await backfill(client, table, index);
+      await client.query(`CREATE INDEX IF NOT EXISTS ${pgIndexName(table, index.name)} ON ${pgTable(table)} (${pgKeyColumn(index.name)})`);
       await client.query('INSERT INTO _portico_indexes (table_name, index_name, fields) VALUES ($1, $2, $3)', [table, index.name, JSON.stringify(index.fields)]);
       changed = true;
     }
-    this.indexCache.delete(table);
     return changed;
   }
+}
 
-  private remember(table: string, number: number): void {
-    this.numbers.set(table, number);
-    this.names.set(number, table);
+/** BEGIN, and a statement timeout for the transaction's whole budget, in one round trip. */
+function begin(mode: string, timeoutMs: number | undefined): string {
+  const statement = `BEGIN ISOLATION LEVEL ${mode}`;
+  return timeoutMs === undefined ? statement : `${statement}; SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`;
+}
+
+/** `work`, or a TransactionTimeoutError after `ms` (when `onTimeout` closes the transaction's handle). */
+function withDeadline<T>(work: Promise<T>, ms: number | undefined, onTimeout: () => void, kind: 'Query' | 'Mutation'): Promise<T> {
+  if (ms === undefined) return work;
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      onTimeout();
+      reject(new TransactionTimeoutError(`${kind} did not finish within ${ms} ms`));
+    }, ms);
+    work.then(
+      (value) => (clearTimeout(timer), resolve(value)),
+      (error) => (clearTimeout(timer), reject(error)),
+    );
+  });
+}
+
+/** libpq's `connect_timeout` (seconds) from the URL, as milliseconds. */
+function connectTimeoutOf(url: string): number | null {
+  let raw: string | null;
+  try {
+    raw = new URL(url).searchParams.get('connect_timeout');
+  } catch {
+    return null;
   }
+  const seconds = raw === null ? NaN : Number(raw);
+  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -4,8 +4,7 @@ import { indexKey, creationKey } from '../index-keys.js';
 import {
   CommitHooks,
   CREATION_INDEX,
-  sqlKeyColumn,
-  sqlTable,
+  transactionOver,
   type DocumentWrite,
   type IndexSpec,
   type ScanRequest,
@@ -13,18 +12,20 @@ import {
   type StoredDocument,
   type WriteTx,
 } from '../store.js';
+import type { PostgresCatalog } from './postgres-catalog.js';
+import { pgIndexName, pgKeyColumn, pgTable } from './identifiers.js';
 
 // Reads and writes on one pooled PostgreSQL connection, inside a transaction
 // the store opened. Same layout as SQLite: bytea key columns compare
 // bytewise, which is the order of the encoded values.
+//
+// Everything a transaction does runs on its own connection, catalog lookups
+// and table creation included: a transaction that waited on the pool for a
+// second connection while holding one wedged small pools for good.
 
-export interface PostgresCatalog {
-  /** Known or looked up; null when the table does not exist. */
-  numberOf(table: string): Promise<number | null>;
-  /** Creates the table outside this transaction (DDL, autocommitted). */
-  create(table: string): Promise<number>;
-  indexes(table: string): Promise<readonly IndexSpec[]>;
-}
+/** Serializes table creation across transactions and instances (and schema changes: see the store). */
+export const DDL_LOCK = 0x706f7274; // "port"
+export const TABLE_NUMBERS = '_portico_table_numbers';
 
 interface Row {
   id: string;
@@ -33,34 +34,73 @@ interface Row {
   k?: Buffer;
 }
 
+/**
+ * Thrown (and remembered) when this transaction's snapshot is older than a
+ * table another transaction just created: the store runs it again. SQLSTATE
+ * 40001, so it takes the path of any serialization failure.
+ */
+class StaleCatalogError extends Error {
+  readonly code = '40001';
+}
+
+// Savepoint names are unique in the process, never reused by a later
+// transaction, so code that outlived its own cannot name a later one's.
+let savepointCounter = 0;
+
 export class PostgresTx implements WriteTx {
   private closed = false;
-  private savepoints = 0;
+  /** Tables this transaction created: the catalog learns them once it commits. */
+  readonly created = new Map<string, number>();
+  /** Tables absent from this transaction's snapshot, looked up once. */
+  private readonly missing = new Set<string>();
+  /** Set when the transaction must run again whatever its function did with the error. */
+  retry: Error | null = null;
+  /** Statements sent and not yet answered. */
+  pending = 0;
   // A connection runs one statement at a time; functions that read in
   // parallel (Promise.all of db.get) have their statements queued here
   // rather than by pg, which is deprecated and goes away in pg 9.
   private last: Promise<unknown> = Promise.resolve();
+  private readonly indexGeneration: number;
 
   constructor(
     private readonly client: PoolClient,
     private readonly catalog: PostgresCatalog,
-  ) {}
+  ) {
+    this.indexGeneration = catalog.indexGeneration;
+  }
 
   close(): void {
     this.closed = true;
   }
 
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  async tableName(number: number): Promise<string | null> {
+    this.check();
+    const known = this.catalog.names.get(number);
+    if (known !== undefined) return known;
+    for (const [name, created] of this.created) if (created === number) return name;
+    const { rows } = await this.run<{ name: string }>(prepared('SELECT name FROM _portico_tables WHERE number = $1', [number]));
+    if (!rows[0]) return null;
+    // Visible in this snapshot and not created here: committed.
+    this.catalog.remember(rows[0].name, number);
+    return rows[0].name;
+  }
+
   async get(table: string, id: string): Promise<StoredDocument | null> {
     this.check();
-    if ((await this.catalog.numberOf(table)) === null) return null;
-    const { rows } = await this.run<Row>(prepared(`SELECT id, creation_time, doc FROM ${sqlTable(table)} WHERE id = $1`, [id]));
+    if ((await this.numberOf(table)) === null) return null;
+    const { rows } = await this.run<Row>(prepared(`SELECT id, creation_time, doc FROM ${pgTable(table)} WHERE id = $1`, [id]));
     const row = rows[0];
     return row ? { id: row.id, creationTime: row.creation_time, json: row.doc } : null;
   }
 
   async scan(request: ScanRequest): Promise<ScannedDocument[]> {
     this.check();
-    if ((await this.catalog.numberOf(request.table)) === null) return [];
+    if ((await this.numberOf(request.table)) === null) return [];
     const { text, values } = scanStatement(request);
     const { rows } = await this.run<Row>(prepared(text, values));
     return rows.map((row) => ({ id: row.id, creationTime: row.creation_time, json: row.doc, key: row.k! }));
@@ -68,36 +108,36 @@ export class PostgresTx implements WriteTx {
 
   async ensureTable(table: string): Promise<number> {
     this.check();
-    return (await this.catalog.numberOf(table)) ?? this.catalog.create(table);
+    return (await this.numberOf(table)) ?? this.createTable(table);
   }
 
   async insert(table: string, document: DocumentWrite): Promise<void> {
     this.check();
     await this.ensureTable(table);
-    const indexes = await this.catalog.indexes(table);
-    const columns = ['id', 'creation_time', 'doc', sqlKeyColumn(CREATION_INDEX), ...indexes.map((index) => sqlKeyColumn(index.name))];
+    const indexes = await this.indexes(table);
+    const columns = ['id', 'creation_time', 'doc', pgKeyColumn(CREATION_INDEX), ...indexes.map((index) => pgKeyColumn(index.name))];
     const values: unknown[] = [document.id, document.creationTime, document.json, creationKey(document.creationTime, document.id)];
     for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
-    const text = `INSERT INTO ${sqlTable(table)} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
+    const text = `INSERT INTO ${pgTable(table)} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
     await this.run(prepared(text, values));
   }
 
   async replace(table: string, document: DocumentWrite): Promise<void> {
     this.check();
-    const indexes = await this.catalog.indexes(table);
-    const sets = ['doc = $1', ...indexes.map((index, i) => `${sqlKeyColumn(index.name)} = $${i + 2}`)];
+    const indexes = await this.indexes(table);
+    const sets = ['doc = $1', ...indexes.map((index, i) => `${pgKeyColumn(index.name)} = $${i + 2}`)];
     const values: unknown[] = [document.json];
     for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
     values.push(document.id);
-    const text = `UPDATE ${sqlTable(table)} SET ${sets.join(', ')} WHERE id = $${values.length}`;
+    const text = `UPDATE ${pgTable(table)} SET ${sets.join(', ')} WHERE id = $${values.length}`;
     const result = await this.run(prepared(text, values));
     if (result.rowCount !== 1) throw new Error(`Document ${document.id} does not exist in table "${table}"`);
   }
 
   async delete(table: string, id: string): Promise<boolean> {
     this.check();
-    if ((await this.catalog.numberOf(table)) === null) return false;
-    const result = await this.run(prepared(`DELETE FROM ${sqlTable(table)} WHERE id = $1`, [id]));
+    if ((await this.numberOf(table)) === null) return false;
+    const result = await this.run(prepared(`DELETE FROM ${pgTable(table)} WHERE id = $1`, [id]));
     return result.rowCount === 1;
   }
 
@@ -110,8 +150,9 @@ export class PostgresTx implements WriteTx {
 
   async savepoint<T>(fn: () => Promise<T>): Promise<T> {
     this.check();
-    const name = `nested_${++this.savepoints}`;
+    const name = `nested_${++savepointCounter}`;
     const hooksBefore = this.commitHooks.mark();
+    const createdBefore = new Set(this.created.keys());
     await this.run(`SAVEPOINT ${name}`);
     try {
       const value = await fn();
@@ -121,26 +162,97 @@ export class PostgresTx implements WriteTx {
       if (!this.closed) {
         await this.run(`ROLLBACK TO SAVEPOINT ${name}`);
         this.commitHooks.rollbackTo(hooksBefore);
+        // Tables created inside the savepoint are gone again.
+        for (const table of this.created.keys()) if (!createdBefore.has(table)) this.created.delete(table);
       }
       throw error;
     }
+  }
+
+  // --- catalog, on this transaction's connection ----------------------------
+
+  private async numberOf(table: string): Promise<number | null> {
+    const known = this.catalog.numbers.get(table) ?? this.created.get(table);
+    if (known !== undefined) return known;
+    if (this.missing.has(table)) return null;
+    const { rows } = await this.run<{ number: number }>(prepared('SELECT number FROM _portico_tables WHERE name = $1', [table]));
+    if (!rows[0]) {
+      // Absent from this snapshot, so for the rest of this transaction. Not
+      // remembered beyond it: another instance may create it any moment.
+      this.missing.add(table);
+      return null;
+    }
+    this.catalog.remember(table, rows[0].number);
+    return rows[0].number;
+  }
+
+  /**
+   * A table's first document: the table is created inside this transaction
+   * (and disappears if it rolls back), as on SQLite. Creators wait for each
+   * other on an advisory lock held to the end of their transactions; one
+   * whose snapshot then misses a table committed meanwhile runs again.
+   */
+  private async createTable(table: string): Promise<number> {
+    await this.run(`SELECT pg_advisory_xact_lock(${DDL_LOCK})`);
+    // The system catalogs are read at their latest, not at this snapshot.
+    const { rows: found } = await this.run<{ exists: boolean }>(prepared('SELECT to_regclass($1) IS NOT NULL AS exists', [pgTable(table)]));
+    if (found[0]!.exists) {
+      this.retry = new StaleCatalogError(`Table "${table}" was created by a transaction that committed after this one began`);
+      throw this.retry;
+    }
+    const { rows } = await this.run<{ number: string }>(`SELECT nextval('${TABLE_NUMBERS}') AS number`);
+    const number = Number(rows[0]!.number);
+    await this.run(prepared('INSERT INTO _portico_tables (name, number) VALUES ($1, $2)', [table, number]));
+    await this.run(tableDdl(table));
+    this.missing.delete(table);
+    this.created.set(table, number);
+    return number;
+  }
+
+  private async indexes(table: string): Promise<readonly IndexSpec[]> {
+    // A table created here has no user indexes yet (applySchema adds them).
+    if (this.created.has(table)) return [];
+    const cached = this.catalog.indexCache.get(table);
+    if (cached) return cached;
+    const { rows } = await this.run<{ index_name: string; fields: string }>(
+      prepared('SELECT index_name, fields FROM _portico_indexes WHERE table_name = $1 ORDER BY index_name', [table]),
+    );
+    const indexes = rows.map((row) => ({ name: row.index_name, fields: JSON.parse(row.fields) as string[] }));
+    // Not cached if a schema change landed since this snapshot began.
+    if (this.catalog.indexGeneration === this.indexGeneration) this.catalog.indexCache.set(table, indexes);
+    return indexes;
   }
 
   private run<R extends QueryResultRow = QueryResultRow>(query: QueryConfig | string): Promise<QueryResult<R>> {
     // Checked again when the statement's turn comes: one queued behind
     // others must not run after the transaction ended (the connection may
     // by then serve another transaction).
-    const result = this.last.then(() => {
+    const result = this.last.then(async () => {
       this.check();
-      return this.client.query<R>(query);
+      this.pending += 1;
+      try {
+        return await this.client.query<R>(query);
+      } finally {
+        this.pending -= 1;
+      }
     });
     this.last = result.catch(() => {});
     return result;
   }
 
   private check(): void {
-    if (this.closed) throw new Error('This transaction is over: the function ran past its time limit or kept using ctx.db after it returned');
+    if (this.closed) throw transactionOver();
   }
+}
+
+/** A document table and its creation-time index. */
+export function tableDdl(table: string): string {
+  return `
+    CREATE TABLE ${pgTable(table)} (
+      id TEXT PRIMARY KEY, creation_time DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL, ${pgKeyColumn(CREATION_INDEX)} BYTEA NOT NULL
+    );
+    CREATE INDEX ${pgIndexName(table, CREATION_INDEX)} ON ${pgTable(table)} (${pgKeyColumn(CREATION_INDEX)});
+  `;
 }
 
 /**
@@ -149,7 +261,7 @@ export class PostgresTx implements WriteTx {
  * the plan of exactly this statement can be checked (EXPLAIN).
  */
 export function scanStatement(request: ScanRequest): { text: string; values: unknown[] } {
-  const column = sqlKeyColumn(request.index);
+  const column = pgKeyColumn(request.index);
   const where: string[] = [];
   const values: unknown[] = [];
   const { range } = request;
@@ -163,7 +275,7 @@ export function scanStatement(request: ScanRequest): { text: string; values: unk
   }
   values.push(request.limit === Infinity ? null : request.limit);
   const text =
-    `SELECT id, creation_time, doc, ${column} AS k FROM ${sqlTable(request.table)}` +
+    `SELECT id, creation_time, doc, ${column} AS k FROM ${pgTable(request.table)}` +
     (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ${column} ${request.order === 'asc' ? 'ASC' : 'DESC'} LIMIT $${values.length}`;
   return { text, values };
@@ -173,7 +285,7 @@ export function scanStatement(request: ScanRequest): { text: string; values: unk
 // names at 63 bytes and pg reuses a statement by name, so the name is a
 // short hash of the text rather than the text.
 const names = new Map<string, string>();
-function prepared(text: string, values: unknown[]): QueryConfig {
+export function prepared(text: string, values: unknown[]): QueryConfig {
   let name = names.get(text);
   if (name === undefined) {
     name = `p_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;

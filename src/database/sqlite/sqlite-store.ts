@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import type { IndexSpec, ReadTx, Store, WriteOptions, WriteTx } from '../store.js';
+import { TransactionTimeoutError, type IndexSpec, type ReadOptions, type ReadTx, type Store, type WriteOptions, type WriteTx } from '../store.js';
 import { METADATA_DDL, SqliteCatalog, type CatalogView, type CreatedTable } from './sqlite-catalog.js';
 import { SqliteTx, StatementCache } from './sqlite-tx.js';
 import { Checkpointer } from './checkpointer.js';
@@ -108,14 +108,26 @@ export class SqliteStore implements Store {
     }
   }
 
-  async read<T>(fn: (tx: ReadTx) => Promise<T>): Promise<T> {
+  async read<T>(fn: (tx: ReadTx) => Promise<T>, options?: ReadOptions): Promise<T> {
     const reader = await this.acquireReader();
     // Taken before the snapshot begins: tables the catalog learns of later may be missing from it.
     const tx = new SqliteTx(reader, this.catalog, this.catalog.tick);
     // Prepared, not exec'd: exec parses the SQL on every call.
     reader.get('BEGIN').run();
     try {
-      return await fn(tx);
+      if (options === undefined) return await fn(tx);
+      // A query that runs too long gives its snapshot back; its handle is
+      // closed first, so code it still runs cannot read from a later one.
+      return await new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          tx.close();
+          reject(new TransactionTimeoutError(`Query did not finish within ${options.timeoutMs} ms`));
+        }, options.timeoutMs);
+        fn(tx).then(
+          (value) => (clearTimeout(timer), resolve(value)),
+          (error) => (clearTimeout(timer), reject(error)),
+        );
+      });
     } finally {
       tx.close();
       reader.get('COMMIT').run();

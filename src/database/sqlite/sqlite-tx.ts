@@ -4,6 +4,7 @@ import { indexKey, creationKey } from '../index-keys.js';
 import {
   CommitHooks,
   CREATION_INDEX,
+  transactionOver,
   sqlKeyColumn,
   sqlTable,
   type DocumentWrite,
@@ -24,6 +25,7 @@ export interface TableCatalog {
   /** Whether the table exists (as seen by this connection). */
   exists(view: CatalogView, table: string): boolean;
   numberOf(view: CatalogView, table: string): number | null;
+  nameOf(view: CatalogView, number: number): string | null;
   /** Its user indexes. */
   indexes(view: CatalogView, table: string): readonly IndexSpec[];
   /** Creates the table within the current transaction, for a first insert. */
@@ -51,9 +53,14 @@ interface Row {
   k?: Buffer;
 }
 
+// Savepoint names are unique in the process, never reused by a later
+// transaction: a mutation that outlived its own (it timed out, and the lane
+// went on with the next one on the same connection) cannot name, release or
+// roll back a savepoint of the mutation that runs now.
+let savepointCounter = 0;
+
 export class SqliteTx implements WriteTx {
   private closed = false;
-  private depth = 0;
   private readonly view: CatalogView;
   /** Tables this transaction created (and did not roll back): the store remembers them once it commits. */
   readonly created: CreatedTable[] = [];
@@ -70,6 +77,12 @@ export class SqliteTx implements WriteTx {
 
   close(): void {
     this.closed = true;
+  }
+
+  async tableName(number: number): Promise<string | null> {
+    this.check();
+    for (const table of this.created) if (table.number === number) return table.name;
+    return this.catalog.nameOf(this.view, number);
   }
 
   async get(table: string, id: string): Promise<StoredDocument | null> {
@@ -127,13 +140,15 @@ export class SqliteTx implements WriteTx {
 
   async savepoint<T>(fn: () => Promise<T>): Promise<T> {
     this.check();
-    const name = `nested_${++this.depth}`;
+    const name = `nested_${++savepointCounter}`;
     const { db } = this.statements;
     const createdBefore = this.created.length;
     const hooksBefore = this.commitHooks.mark();
     db.exec(`SAVEPOINT ${name}`);
     try {
       const value = await fn();
+      // Closed meanwhile: the connection now serves another transaction.
+      this.check();
       db.exec(`RELEASE ${name}`);
       return value;
     } catch (error) {
@@ -145,13 +160,11 @@ export class SqliteTx implements WriteTx {
         this.commitHooks.rollbackTo(hooksBefore);
       }
       throw error;
-    } finally {
-      this.depth -= 1;
     }
   }
 
   private check(): void {
-    if (this.closed) throw new Error('This transaction is over: the function ran past its time limit or kept using ctx.db after it returned');
+    if (this.closed) throw transactionOver();
   }
 }
 
