@@ -32,6 +32,9 @@ export const GATEWAY_ERRORS = {
   HeadersTooLarge: { status: 431, message: 'The request headers are too large' },
   ResponseTooLarge: { status: 500, message: 'The response body is over the limit' },
   ServiceUnavailable: { status: 503, message: 'The gateway is shutting down' },
+  // The database cannot be reached (restarting, connection lost, no pooled
+  // connection free in time): nothing was acknowledged; try again shortly.
+  DatabaseUnavailable: { status: 503, message: 'The database is unavailable; try again shortly' },
   Timeout: { status: 504, message: 'The handler did not answer in time' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
