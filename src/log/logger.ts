@@ -1,10 +1,10 @@
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
 import { LineBuffer } from './line-buffer.js';
+import { colourWanted, PrettyStream } from './pretty.js';
 
 // One pino logger per process. JSON lines go to stdout through LineBuffer
 // (one write per event-loop turn, not per line); on a terminal (format auto)
-// the same lines are prettified in process.
+// or with format pretty, the same lines are printed for people (pretty.ts).
 
 export type { Logger };
 
@@ -20,7 +20,9 @@ export function createLogger(options: LoggerOptions): Logger {
   const prettyOutput = options.format === 'pretty' || (options.format === 'auto' && process.stdout.isTTY === true);
   const base = { level: options.level, base: { pid: process.pid } };
   if (prettyOutput) {
-    return pino(base, pretty({ colorize: process.stdout.isTTY === true, sync: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' }));
+    const stream = new PrettyStream((text) => void process.stdout.write(text), colourWanted(process.stdout));
+    process.once('exit', () => stream.flush());
+    return pino(base, stream);
   }
   const destination = new LineBuffer(1);
   // Lines still buffered when the process ends must not be lost.

@@ -202,51 +202,6 @@ describe('request logs', () => {
   });
 });
 
-describe('logs on a terminal', () => {
-  let dir: string;
-  before(async () => {
-    dir = await makeProject({ 'routes.yaml': routesYaml(routes, 'logging: { format: pretty }'), ...functions });
-  });
-  after(async () => {
-    await removeProject(dir);
-  });
-
-  test('format pretty prints readable lines, not JSON, with the request fields', async () => {
-    const child = spawn(process.execPath, [BIN, 'serve', '-c', path.join(dir, 'routes.yaml'), '--port', '0'], { cwd: dir, env: { ...process.env, NODE_ENV: 'test' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk));
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    try {
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`did not start:\n${stderr}`)), 30_000);
-        const check = () => {
-          const match = /listening on (http:\/\/\S+)/.exec(stderr);
-          if (match) (clearTimeout(timer), resolve(match[1]!));
-        };
-        child.stderr.on('data', check);
-      });
-      const response = await fetch(`${url}/chatty?marker=pretty`);
-      const id = response.headers.get('x-request-id')!;
-      await response.text();
-      const deadline = Date.now() + 10_000;
-      while (!stdout.includes('pretty') || !new RegExp(`request[\\s\\S]*${id}`).test(stdout)) {
-        if (Date.now() > deadline) throw new Error(`no pretty request line; stdout:\n${stdout}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const lines = stdout.split('\n').filter(Boolean);
-      assert.ok(lines.every((line) => !line.trimStart().startsWith('{')), 'no JSON lines');
-      assert.match(stdout, /INFO/);
-      assert.match(stdout, /log line of pretty/);
-      assert.match(stdout, /path: "\/chatty"/);
-    } finally {
-      child.kill('SIGTERM');
-      await exited;
-    }
-  });
-});
-
 describe('console output while modules load', () => {
   let dir: string;
   before(async () => {
