@@ -6,7 +6,7 @@ import type { DatabaseReader, DatabaseWriter, GenericDocument } from '../../src/
 import { CompiledSchema } from '../../src/database/compiled-schema.js';
 import { DocumentApi, isIdOfTable } from '../../src/database/document-api.js';
 import { defineSchema, defineTable, type SchemaDefinition } from '../../src/database/schema-definition.js';
-import type { ReadTx, ScanRequest, Store } from '../../src/database/store.js';
+import type { ReadTx, ScanRequest, Store, WriteTx } from '../../src/database/store.js';
 import type { LoadedModules } from '../../src/functions/loader.js';
 import { mutation, query, type RegisteredFunction } from '../../src/functions/registration.js';
 import type { StorageContext } from '../../src/storage/storage-context.js';
@@ -24,7 +24,6 @@ export interface StoreHarness {
   store: Store;
   /** The database's plan for the SQL the store runs for `request`, as text. */
   explain(request: ScanRequest): Promise<string>;
-  /** Whether `plan` reads through SQL index `indexName` (and not a full scan of the table). */
   /** Whether `plan` reads the SQL index of `table`'s index `index` (Portico's names), without a table scan or sort. */
   usesIndex(plan: string, table: string, index: string): boolean;
   /** A second store on the same database, as another process would open it (closed by the test). */
@@ -689,6 +688,39 @@ export function storeContract(name: string, open: StoreFactory): void {
       );
 
       test(
+        'long table and index names that differ only past byte 63 stay distinct (PostgreSQL cut both to one name)',
+        withDb(async (db) => {
+          const stem = 'x'.repeat(62);
+          const [first, second] = [`${stem}a1`, `${stem}a2`];
+          const [byN, byM] = [`by_${'f'.repeat(59)}n1`, `by_${'f'.repeat(59)}n2`];
+          assert.equal(first.length, 64);
+          assert.equal(byN.length, 64);
+          await db.useSchema(
+            defineSchema({
+              [first]: defineTable({ n: v.number(), m: v.number() }).index(byN, ['n']).index(byM, ['m']),
+              [second]: defineTable({ n: v.number() }),
+            }),
+          );
+          await db.mutation(async (w) => {
+            for (const [n, m] of [[1, 30], [2, 10], [3, 20]]) await w.insert(first, { n: n!, m: m! });
+            await w.insert(second, { n: 99 });
+          });
+          // A table created by a first insert rather than by the schema, too.
+          await db.mutation((w) => w.insert(`${stem}b1`, { n: 7 }));
+          await db.mutation((w) => w.insert(`${stem}b2`, { n: 8 }));
+          const read = await db.query(async (r) => ({
+            first: (await r.query(first).collect()).map((d) => d.n),
+            second: (await r.query(second).collect()).map((d) => d.n),
+            byN: (await r.query(first).withIndex(byN).collect()).map((d) => d.n),
+            byM: (await r.query(first).withIndex(byM).collect()).map((d) => d.m),
+            b1: (await r.query(`${stem}b1`).collect()).map((d) => d.n),
+            b2: (await r.query(`${stem}b2`).collect()).map((d) => d.n),
+          }));
+          assert.deepEqual(read, { first: [1, 2, 3], second: [99], byN: [1, 2, 3], byM: [10, 20, 30], b1: [7], b2: [8] });
+        }),
+      );
+
+      test(
         'a query through an index is answered from a real database index, not a table scan',
         withDb(async (db) => {
           await db.useSchema(defineSchema({ messages: defineTable({ author: v.string(), body: v.string() }).index('by_author', ['author']) }));
@@ -887,6 +919,80 @@ export function storeContract(name: string, open: StoreFactory): void {
           await next;
           await sleep(50);
           assert.deepEqual((await db.query((r) => r.query('timed').collect())).map((d) => d.who), ['next']);
+        }),
+      );
+
+      test(
+        'a mutation that outlived its transaction cannot release a savepoint of the next one: savepoint names are never reused',
+        withDb(async (db) => {
+          const api = (tx: WriteTx) => new DocumentApi(db.store, tx, db.schema, true);
+          const slow = db.store.write(
+            async (tx) => {
+              // Still inside its savepoint when the time limit ends the transaction.
+              await tx.savepoint(async () => {
+                await api(tx).insert('late', { who: 'slow' });
+                await sleep(300);
+              });
+            },
+            { timeoutMs: 100 },
+          );
+          const slowFailed = assert.rejects(slow, /did not finish within 100 ms/);
+          // Submitted together: on SQLite the next mutation runs on the same
+          // connection, and opens its own savepoint while the slow one sleeps.
+          const next = db.store.write(async (tx) => {
+            await api(tx).insert('late', { who: 'next-outer' });
+            const inner = tx.savepoint(async () => {
+              await api(tx).insert('late', { who: 'next-inner' });
+              await sleep(400);
+              throw new Error('the nested mutation fails');
+            });
+            await assert.rejects(inner, /the nested mutation fails/);
+          }, TIMEOUT);
+          await slowFailed;
+          await next;
+          assert.deepEqual((await db.query((r) => r.query('late').collect())).map((d) => d.who), ['next-outer'], 'the failed savepoint of the next mutation was rolled back');
+        }),
+      );
+
+      test(
+        'once its transaction is closed, every ctx.db call of a mutation or query that kept running throws',
+        withDb(async (db) => {
+          const seed = await db.mutation((w) => w.insert('kept', { n: 1 }));
+          let lateWriter!: DatabaseWriter;
+          await assert.rejects(
+            db.mutation(
+              async (w) => {
+                lateWriter = w;
+                await sleep(300);
+              },
+              { timeoutMs: 100 },
+            ),
+            /did not finish within 100 ms/,
+          );
+          let lateReader!: DatabaseReader;
+          await assert.rejects(
+            db.store.read(
+              async (tx) => {
+                lateReader = new DocumentApi(db.store, tx, db.schema, false);
+                await sleep(300);
+              },
+              { timeoutMs: 100 },
+            ),
+            /did not finish within 100 ms/,
+          );
+          const over = /transaction is over/;
+          for (const db of [lateWriter, lateReader]) {
+            await assert.rejects(db.get(seed), over);
+            await assert.rejects(db.query('kept').collect(), over);
+            await assert.rejects(db.query('missing_table').first(), over);
+          }
+          await assert.rejects(lateWriter.insert('kept', { n: 2 }), over);
+          await assert.rejects(lateWriter.insert('new_table', { n: 2 }), over);
+          await assert.rejects(lateWriter.patch(seed, { n: 3 }), over);
+          await assert.rejects(lateWriter.replace(seed, { n: 4 }), over);
+          await assert.rejects(lateWriter.delete(seed), over);
+          assert.deepEqual((await db.query((r) => r.query('kept').collect())).map((d) => d.n), [1]);
+          assert.equal(await db.query((r) => r.query('new_table').first()), null);
         }),
       );
 
