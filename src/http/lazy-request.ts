@@ -161,8 +161,8 @@ export class LazyRequest {
   async blob(): Promise<Blob> {
     const internals = this[INTERNALS];
     const type = internals.req.headers['content-type'] ?? '';
-    // Large bodies become a file-backed Blob (see spooled-blob.ts).
-    if (internals.body !== null && internals.native === undefined && internals.stream === undefined) return blobOf(this.body!, type);
+    // Large bodies become a file-backed Blob (see spooled-blob.ts), deleted when the response ends.
+    if (internals.body !== null && internals.native === undefined && internals.stream === undefined) return blobOf(this.body!, type, internals.res);
     const buffer = await this.buffer();
     return new Blob([buffer as Uint8Array<ArrayBuffer>], { type });
   }

@@ -11,8 +11,11 @@ import { randomUUID } from 'node:crypto';
 // Blob is the file itself (fs.openAsBlob), so memory stays flat whatever the
 // upload size: `ctx.storage.store(await request.blob())` streams from disk.
 //
-// The file lives as long as the Blob: it is deleted when the Blob is
-// garbage-collected, and whatever is left when the process exits.
+// The file belongs to its request: it is deleted as soon as the response is
+// finished (or the connection closed), not whenever the garbage collector
+// gets to the Blob, so a busy server never piles up spooled bodies on disk.
+// The Blob cannot be read after that. A Blob made outside a request goes
+// with its garbage collection, and whatever is left when the process exits.
 
 const MEMORY_BYTES = 1024 * 1024;
 const DIR = path.join(os.tmpdir(), `portico-bodies-${process.pid}`);
@@ -20,7 +23,13 @@ const DIR = path.join(os.tmpdir(), `portico-bodies-${process.pid}`);
 const files = new FinalizationRegistry<string>((file) => unlink(file, () => {}));
 let exitHook = false;
 
-export async function blobOf(stream: ReadableStream<Uint8Array>, type: string): Promise<Blob> {
+/** What a spooled body's file lives as long as: the response of its request. */
+export interface RequestEnd {
+  readonly closed: boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
+
+export async function blobOf(stream: ReadableStream<Uint8Array>, type: string, owner?: RequestEnd): Promise<Blob> {
   const reader = stream.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -29,11 +38,11 @@ export async function blobOf(stream: ReadableStream<Uint8Array>, type: string): 
     if (done) return new Blob(chunks as Uint8Array<ArrayBuffer>[], { type });
     chunks.push(value);
     size += value.byteLength;
-    if (size > MEMORY_BYTES) return spool(reader, chunks, type);
+    if (size > MEMORY_BYTES) return spool(reader, chunks, type, owner);
   }
 }
 
-async function spool(reader: ReadableStreamDefaultReader<Uint8Array>, head: Uint8Array[], type: string): Promise<Blob> {
+async function spool(reader: ReadableStreamDefaultReader<Uint8Array>, head: Uint8Array[], type: string, owner: RequestEnd | undefined): Promise<Blob> {
   if (!exitHook) {
     exitHook = true;
     mkdirSync(DIR, { recursive: true });
@@ -56,7 +65,9 @@ async function spool(reader: ReadableStreamDefaultReader<Uint8Array>, head: Uint
   }
   await handle.close();
   const blob = await openAsBlob(file, { type });
-  files.register(blob, file);
+  if (!owner) files.register(blob, file);
+  else if (owner.closed) unlink(file, () => {});
+  else owner.once('close', () => unlink(file, () => {}));
   return blob;
 }
 
