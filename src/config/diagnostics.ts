@@ -102,8 +102,8 @@ export function formatText(diagnostics: readonly Diagnostic[], options: FormatOp
   const cwd = options.cwd ?? process.cwd();
   const lines: string[] = [];
   for (const d of sortDiagnostics(diagnostics)) {
-    lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: ${d.severity}: ${d.message} [${d.rule}]`);
-    if (d.hint) lines.push(`    hint: ${d.hint}`);
+    lines.push(`${displayPath(d.file, cwd)}:${d.line}:${d.column}: ${d.severity}: ${oneLine(d.message)} [${d.rule}]`);
+    if (d.hint) lines.push(`    hint: ${oneLine(d.hint)}`);
   }
   for (const t of tally(diagnostics, options.files ?? [])) {
     const name = displayPath(t.file, cwd);
@@ -113,6 +113,18 @@ export function formatText(diagnostics: readonly Diagnostic[], options: FormatOp
     else lines.push(`${name}: OK${routes}`);
   }
   return lines.join('\n');
+}
+
+// Messages quote the user's keys and values, which may hold line breaks
+// (`"a\nb": 1`), Unicode line separators, terminal escapes or bidi
+// overrides: escaped, each problem stays on its one line and shows as written.
+const UNPRINTABLE = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function oneLine(text: string): string {
+  return text.replace(UNPRINTABLE, (ch) => {
+    const named: Record<string, string> = { '\n': '\\n', '\r': '\\r' };
+    return named[ch] ?? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
 }
 
 // GitHub's workflow-command escaping (actions/toolkit, command.ts): data

@@ -15,7 +15,7 @@ import { record, type RawConfig } from './raw.js';
 import { resolveConfig } from './resolve.js';
 import { validateConfig } from './schema.js';
 import { reportSchemaErrors } from './schema-errors.js';
-import { parseYaml, Reporter } from './source.js';
+import { parseYaml, Reporter, yamlData } from './source.js';
 import type { PorticoConfig } from './types.js';
 
 export interface LoadOptions {
@@ -57,7 +57,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
 
   const { env, diagnostics: envFileProblems } = await readEnv(dir, options.env ?? process.env);
   const expansion = expandDocument(source, env);
-  const data: unknown = source.doc.toJS();
+  const data: unknown = yamlData(source);
 
   const schemaReport = new Reporter(source);
   const { schema, errors } = validateConfig(data);

@@ -15,6 +15,8 @@ export const RULES = {
   'yaml/syntax': { severity: 'error', description: 'The file is not valid YAML.' },
   'yaml/duplicate-key': { severity: 'error', description: 'A mapping declares the same key twice.' },
   'yaml/warning': { severity: 'warning', description: 'The YAML parser found something suspicious, such as an unknown tag.' },
+  'yaml/limit': { severity: 'error', description: 'The file nests deeper, holds more aliases, or expands through aliases to more values than any config needs (an alias bomb); refused without expanding it.' },
+  'yaml/alias-cycle': { severity: 'error', description: 'An alias sits inside the node its anchor names, so the value would contain itself.' },
 
   'env/unset-variable': { severity: 'error', description: '${NAME} names a variable set neither in the environment nor in .env, and gives no default.' },
   'env/malformed-reference': { severity: 'error', description: 'A ${...} reference is not ${NAME} or ${NAME:-default}.' },

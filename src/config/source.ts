@@ -4,6 +4,7 @@ import {
   LineCounter,
   parseDocument,
   isAlias,
+  type Alias,
   isMap,
   isScalar,
   isSeq,
@@ -14,6 +15,7 @@ import {
 } from 'yaml';
 import { diagnostic, type Diagnostic } from './diagnostics.js';
 import type { RuleId } from './rules.js';
+import { checkBounds, YAML_LIMITS } from './yaml-bounds.js';
 
 export type PathSegment = string | number;
 export type JsonPath = readonly PathSegment[];
@@ -27,9 +29,12 @@ export interface YamlSource {
   file: string;
   doc: Document.Parsed;
   lineCounter: LineCounter;
+  /** Each alias's node, resolved once (the `yaml` package rescans the document per alias). */
+  aliases: ReadonlyMap<Alias, Node>;
 }
 
 const START: Position = { line: 1, column: 1 };
+const TOO_DEEP_TO_PARSE = `mappings and lists nest too deeply for the YAML parser (no config needs more than ${YAML_LIMITS.depth} levels)`;
 
 export interface ParsedYaml {
   source: YamlSource;
@@ -40,10 +45,24 @@ export interface ParsedYaml {
 
 export function parseYaml(file: string, text: string): ParsedYaml {
   const lineCounter = new LineCounter();
-  // merge: `<<: *anchor` is the usual way to share route settings.
-  // prettyErrors off: its messages embed a code frame, ours are one line.
-  const doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
-  const source: YamlSource = { file, doc, lineCounter };
+  let doc: Document.Parsed;
+  try {
+    // merge: `<<: *anchor` is the usual way to share route settings.
+    // prettyErrors off: its messages embed a code frame, ours are one line.
+    doc = parseDocument(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: true });
+  } catch (error) {
+    // The parser recurses per level of block nesting: thousands of levels overflow its stack.
+    if (!(error instanceof RangeError)) throw error;
+    const at = deepestNesting(text);
+    // The parser stopped halfway through counting lines: count them again.
+    const counter = new LineCounter();
+    counter.addNewLine(0);
+    for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) counter.addNewLine(i + 1);
+    const source: YamlSource = { file, doc: parseDocument(''), lineCounter: counter, aliases: new Map() };
+    return { source, diagnostics: [diagnostic('yaml/limit', file, offsetPosition(source, at), TOO_DEEP_TO_PARSE)], fatal: true };
+  }
+  const bounds = checkBounds(doc);
+  const source: YamlSource = { file, doc, lineCounter, aliases: bounds.aliases };
   const diagnostics: Diagnostic[] = [];
   let fatal = false;
   for (const error of doc.errors) {
@@ -53,6 +72,10 @@ export function parseYaml(file: string, text: string): ParsedYaml {
       const key = /^("[^"\n]*"|'[^'\n]*'|[^:\s][^:\n]*?)\s*:/.exec(text.slice(error.pos[0]))?.[1];
       const shown = key === undefined ? '' : /^["']/.test(key) ? ` ${key}` : ` '${key}'`;
       diagnostics.push(diagnostic('yaml/duplicate-key', file, at, `duplicate key${shown}`));
+    } else if (error.code === 'RESOURCE_EXHAUSTION') {
+      // Flow collections nested thousands deep: the parser caught its own stack overflow.
+      fatal = true;
+      diagnostics.push(diagnostic('yaml/limit', file, at, TOO_DEEP_TO_PARSE));
     } else {
       fatal = true;
       diagnostics.push(diagnostic('yaml/syntax', file, at, error.message));
@@ -61,16 +84,55 @@ export function parseYaml(file: string, text: string): ParsedYaml {
   for (const warning of doc.warnings) {
     diagnostics.push(diagnostic('yaml/warning', file, offsetPosition(source, warning.pos[0]), warning.message));
   }
+  // A tree the parser could not read may hold half-resolved aliases: its own errors say enough.
+  if (!fatal && bounds.problem) {
+    fatal = true;
+    diagnostics.push(diagnostic(bounds.problem.rule, file, offsetPosition(source, bounds.problem.offset), bounds.problem.message));
+  }
   return { source, diagnostics, fatal };
+}
+
+/**
+ * The document as plain data. Only for a source whose parse was not fatal:
+ * parseYaml has bounded what its aliases expand to, so the `yaml` package's
+ * own alias budget (100 uses of an anchor, which a config with many routes
+ * merging one `<<: *defaults` passes) is not needed.
+ */
+export function yamlData(source: YamlSource): unknown {
+  return source.doc.toJS({ maxAliasCount: -1 });
+}
+
+/** Where a file the parser could not nest through probably goes too deep: its most indented line, or its deepest bracket. */
+function deepestNesting(text: string): number {
+  let best = 0;
+  let bestScore = -1;
+  let brackets = 0;
+  let lineStart = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const ch = text[i];
+    if (ch === '[' || ch === '{') brackets++;
+    else if (ch === ']' || ch === '}') brackets--;
+    if (i === text.length || ch === '\n') {
+      const indent = /^ */.exec(text.slice(lineStart, i))![0].length;
+      const score = indent / 2 + brackets;
+      if (score > bestScore) {
+        bestScore = score;
+        best = lineStart + indent;
+      }
+      lineStart = i + 1;
+    }
+  }
+  return best;
 }
 
 export function offsetPosition(source: YamlSource, offset: number): Position {
   const { line, col } = source.lineCounter.linePos(offset);
-  return { line, column: col };
+  // Line 0 means "before the first line the parser counted" (an empty file).
+  return line === 0 ? START : { line, column: Math.max(1, col) };
 }
 
 function deref(source: YamlSource, node: unknown): unknown {
-  return isAlias(node) ? node.resolve(source.doc) : node;
+  return isAlias(node) ? source.aliases.get(node) : node;
 }
 
 function isMergeKey(key: unknown): boolean {
