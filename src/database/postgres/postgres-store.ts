@@ -41,6 +41,7 @@ const DEFAULT_WAIT_MS = 5_000;
 /** The server's own backstop: a session idle inside a transaction this long is ended. */
 const IDLE_IN_TRANSACTION_MS = 60_000;
 const ROLLBACK_WAIT_MS = 5_000;
+const STATEMENT_GRACE_MS = 1_000;
 
 const METADATA_DDL = `
   CREATE TABLE IF NOT EXISTS _portico_tables (name TEXT PRIMARY KEY, number INTEGER NOT NULL UNIQUE);
@@ -420,10 +421,15 @@ export class PostgresStore implements Store {
   }
 }
 
-/** BEGIN, and a statement timeout for the transaction's whole budget, in one round trip. */
+/**
+ * BEGIN, and a statement timeout in the same round trip: a statement of an
+ * abandoned transaction (its connection destroyed) stops on the server soon
+ * after the transaction's time limit, rather than holding its locks. A
+ * little later than the limit, so the limit is what callers see.
+ */
 function begin(mode: string, timeoutMs: number | undefined): string {
   const statement = `BEGIN ISOLATION LEVEL ${mode}`;
-  return timeoutMs === undefined ? statement : `${statement}; SET LOCAL statement_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`;
+  return timeoutMs === undefined ? statement : `${statement}; SET LOCAL statement_timeout = ${Math.ceil(timeoutMs) + STATEMENT_GRACE_MS}`;
 }
 
 /** `work`, or a TransactionTimeoutError after `ms` (when `onTimeout` closes the transaction's handle). */
