@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Exchange, Mount } from './gateway.js';
 import { answerHeaders } from './gateway.js';
+import { databaseHealth } from '../database/health.js';
 import { writeJson } from './gateway-responses.js';
 
 // /_portico/*: the gateway's own operational endpoints.
@@ -22,8 +23,12 @@ export class OpsMount implements Mount {
       return 405;
     }
     if (exchange.route === '/_portico/health') {
-      writeJson(res, 200, {
-        status: 'ok',
+      // An unreachable database answers 503 with status "degraded", so that
+      // a load balancer takes this instance out until it is back.
+      const database = await databaseHealth();
+      const status = database.status === 'ok' ? 200 : 503;
+      writeJson(res, status, {
+        status: database.status === 'ok' ? 'ok' : 'degraded',
         configHash: this.facts.configHash,
         codeHash: this.facts.codeHash,
         routes: this.facts.routes,
@@ -31,8 +36,9 @@ export class OpsMount implements Mount {
         pid: process.pid,
         // The process's, not this configuration's: a reload does not restart it.
         uptimeSeconds: Math.round(process.uptime()),
+        database,
       }, headers);
-      return 200;
+      return status;
     }
     writeJson(res, 404, { code: 'NotFound', message: `No such endpoint: ${exchange.route}` }, headers);
     return 404;
