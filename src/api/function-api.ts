@@ -136,18 +136,27 @@ export class FunctionApi implements Mount {
   private preflight(req: IncomingMessage, res: ServerResponse, exchange: Exchange): number {
     const headers = [...answerHeaders(exchange), 'access-control-allow-methods', CORS_METHODS, 'access-control-max-age', '86400'];
     const requested = req.headers['access-control-request-headers'];
-    if (requested) headers.push('access-control-allow-headers', requested);
+    if (requested && HEADER_NAMES.test(requested)) headers.push('access-control-allow-headers', requested);
     writeEmpty(res, 204, headers);
     return 204;
   }
 }
 
-/** Convex's /api mirrors the caller's origin and allows credentials. */
+/**
+ * Convex's /api mirrors the caller's origin and allows credentials. Only an
+ * origin as browsers send it (`scheme://host[:port]` in ASCII, or `null`) is
+ * mirrored: anything else is no origin a browser could hold, and echoing it
+ * would copy a client's bytes into the answer's head.
+ */
 function addPermissiveCors(req: IncomingMessage, exchange: Exchange): void {
   exchange.vary = true;
   const origin = req.headers.origin;
-  if (origin !== undefined) exchange.headers.push('access-control-allow-origin', origin, 'access-control-allow-credentials', 'true');
+  if (origin !== undefined && SERIALIZED_ORIGIN.test(origin)) exchange.headers.push('access-control-allow-origin', origin, 'access-control-allow-credentials', 'true');
 }
+
+const SERIALIZED_ORIGIN = /^(?:null|[A-Za-z][A-Za-z0-9+.-]*:\/\/(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]+)(?::\d{1,5})?)$/;
+// A list of header names, as a preflight's Access-Control-Request-Headers holds.
+const HEADER_NAMES = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
 
 function asObject(value: unknown): Record<string, any> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new GatewayError('BadJsonBody', 'Expected a JSON object');

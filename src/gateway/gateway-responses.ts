@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { GatewayError } from '../http/errors.js';
+import { HANDLER_FAILURE_STATUS, type GatewayError } from '../http/errors.js';
 import { answerHeaders, type Exchange } from './exchange.js';
 import { handlerErrorBody } from './handler-errors.js';
+import { writeHeadSafely } from '../http/header-values.js';
 
 // The answers the gateway writes itself (404, 405, 413, 504, preflights...).
 // They go straight to the Node response: no Response object, no streams.
@@ -11,24 +12,28 @@ import { handlerErrorBody } from './handler-errors.js';
 export function writeJson(res: ServerResponse, status: number, body: unknown, headers: readonly string[]): void {
   if (res.headersSent || res.destroyed) return;
   const text = JSON.stringify(body);
-  res.writeHead(status, [...headers, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(text))]);
+  writeHeadSafely(res, status, [...headers, 'content-type', 'application/json; charset=utf-8', 'content-length', String(Buffer.byteLength(text))]);
   res.end(text);
 }
 
 export function writeText(res: ServerResponse, status: number, text: string, headers: readonly string[], head = false): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, [...headers, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(text))]);
+  writeHeadSafely(res, status, [...headers, 'content-type', 'text/plain; charset=utf-8', 'content-length', String(Buffer.byteLength(text))]);
   res.end(head ? undefined : text);
 }
 
 export function writeEmpty(res: ServerResponse, status: number, headers: readonly string[]): void {
   if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, headers as string[]);
+  writeHeadSafely(res, status, headers);
   res.end();
 }
 
 export function writeGatewayError(res: ServerResponse, error: GatewayError, headers: readonly string[]): void {
-  writeJson(res, error.status, error.toJSON(), error.headers ? [...headers, ...error.headers.flat()] : headers);
+  if (res.headersSent || res.destroyed) return;
+  const { type, text } = error.body();
+  const all = error.headers ? [...headers, ...error.headers.flat()] : headers;
+  writeHeadSafely(res, error.status, [...all, 'content-type', type, 'content-length', String(Buffer.byteLength(text))]);
+  res.end(text);
 }
 
 /**
@@ -75,6 +80,6 @@ export function answerHandlerError(res: ServerResponse, exchange: Exchange, erro
     res.destroy();
     return res.statusCode;
   }
-  writeJson(res, 500, handlerErrorBody(error, exchange.requestId, production), answerHeaders(exchange));
-  return 500;
+  writeJson(res, HANDLER_FAILURE_STATUS, handlerErrorBody(error, exchange.requestId, production), answerHeaders(exchange));
+  return HANDLER_FAILURE_STATUS;
 }

@@ -6,7 +6,7 @@ import { GatewayError } from '../http/errors.js';
 import { isMalformedPath, isValidHost, SLASH, toOriginForm } from '../http/request-target.js';
 import type { CompiledRoute, PreflightInfo } from './compiled-route.js';
 import { answerHeaders, newExchange, type Exchange } from './exchange.js';
-import { answerGatewayError, closeAfterResponse, writeEmpty, writeJson, writeText } from './gateway-responses.js';
+import { answerGatewayError, closeAfterResponse, writeEmpty } from './gateway-responses.js';
 import { runHttpAction, type ActionServices } from './run-http-action.js';
 import { requestLogFor, type RequestLog } from '../log/request-log.js';
 
@@ -125,10 +125,7 @@ export class Gateway {
     const owner = allowed.length > 0 ? this.table.match(allowed[0]!, req.url!) : null;
     const cors = owner?.kind === 'route' ? owner.value.cors : owner?.kind === 'preflight' ? this.preflights.get(owner.group)!.cors : this.defaultCors;
     this.addCors(req, exchange, cors);
-    if (allowed.length === 0) {
-      writeText(res, 404, 'No matching routes found', answerHeaders(exchange), req.method === 'HEAD');
-      return 404;
-    }
+    if (allowed.length === 0) return answerGatewayError(res, exchange, new GatewayError('NoMatchingRoute'));
     const error = new GatewayError('MethodNotAllowed', `${req.method} is not allowed here; allowed: ${allowed.join(', ')}`);
     return answerGatewayError(res, exchange, error.withHeaders([['allow', allowed.join(', ')]]));
   }
@@ -164,8 +161,7 @@ export class Gateway {
       res.destroy();
       return res.statusCode;
     }
-    writeJson(res, 500, { code: 'InternalServerError', message: `Internal error; see the logs for request ${exchange.requestId}` }, answerHeaders(exchange));
-    return 500;
+    return answerGatewayError(res, exchange, new GatewayError('InternalServerError', `Internal error; see the logs for request ${exchange.requestId}`));
   }
 
   private logRequest(req: IncomingMessage, exchange: Exchange, status: number, started: number, res: ServerResponse): void {

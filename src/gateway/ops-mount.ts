@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Exchange, Mount } from './gateway.js';
 import { answerHeaders } from './gateway.js';
 import { databaseHealth } from '../database/health.js';
-import { writeJson } from './gateway-responses.js';
+import { writeGatewayError, writeJson } from './gateway-responses.js';
+import { GatewayError } from '../http/errors.js';
 
 // /_portico/*: the gateway's own operational endpoints.
 //   GET /_portico/health → {"status":"ok","configHash":...}: which config is
@@ -19,8 +20,9 @@ export class OpsMount implements Mount {
     exchange.handler = '(portico)';
     const headers = [...answerHeaders(exchange), 'cache-control', 'no-store'];
     if (exchange.route === '/_portico/health' && req.method !== 'GET' && req.method !== 'HEAD') {
-      writeJson(res, 405, { code: 'MethodNotAllowed', message: `${req.method} is not allowed here; allowed: GET, HEAD` }, [...headers, 'allow', 'GET, HEAD']);
-      return 405;
+      const error = new GatewayError('MethodNotAllowed', `${req.method} is not allowed here; allowed: GET, HEAD`);
+      writeGatewayError(res, error.withHeaders([['allow', 'GET, HEAD']]), headers);
+      return error.status;
     }
     if (exchange.route === '/_portico/health') {
       // An unreachable database answers 503 with status "degraded", so that
@@ -40,7 +42,8 @@ export class OpsMount implements Mount {
       }, headers);
       return status;
     }
-    writeJson(res, 404, { code: 'NotFound', message: `No such endpoint: ${exchange.route}` }, headers);
-    return 404;
+    const error = new GatewayError('NotFound', `No such endpoint: ${exchange.route}`);
+    writeGatewayError(res, error, headers);
+    return error.status;
   }
 }

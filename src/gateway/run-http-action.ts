@@ -6,6 +6,7 @@ import { GatewayError, isGatewayError } from '../http/errors.js';
 import { IncomingBody } from '../http/request-body.js';
 import { LazyRequest, abortRequest } from '../http/lazy-request.js';
 import { sendResponse, type SendOutcome } from '../http/send-response.js';
+import { challengeText } from '../http/header-values.js';
 import { runInLogScope } from '../log/console-capture.js';
 import type { CompiledRoute } from './compiled-route.js';
 import { Deadlines } from './deadlines.js';
@@ -62,7 +63,7 @@ function refuse(res: ServerResponse, exchange: Exchange, error: GatewayError, to
   const challenge =
     token === 'missing'
       ? 'Bearer realm="portico"'
-      : `Bearer realm="portico", error="invalid_token", error_description="${error.message.replace(/["\\]/g, '')}"`;
+      : `Bearer realm="portico", error="invalid_token", error_description="${challengeText(error.message)}"`;
   return answerGatewayError(res, exchange, error.withHeaders([['www-authenticate', challenge]]));
 }
 

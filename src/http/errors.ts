@@ -2,7 +2,9 @@
 // `code` clients can switch on, the HTTP status, and a message. Only these
 // reach clients verbatim; anything else thrown inside the gateway is an
 // internal fault, logged with its stack and shown to the client as a request
-// id (see handler-errors.ts).
+// id. The one other error answer is a handler's own failure, in Convex's
+// shape (HANDLER_FAILURE_STATUS; gateway/handler-errors.ts builds its body).
+// test/http/error-catalogue.test.ts fails on an error answer built elsewhere.
 
 export const GATEWAY_ERRORS = {
   BadRequest: { status: 400, message: 'The request could not be parsed' },
@@ -26,19 +28,27 @@ export const GATEWAY_ERRORS = {
   Forbidden: { status: 403, message: 'Not allowed' },
   FileNotFound: { status: 404, message: 'File not found' },
   NotFound: { status: 404, message: 'Not found' },
+  // No route for the path: text/plain, as Convex answers it.
+  NoMatchingRoute: { status: 404, message: 'No matching routes found', plainText: true },
   MethodNotAllowed: { status: 405, message: 'Method not allowed' },
+  RequestTimeout: { status: 408, message: 'The request took too long to arrive' },
   PayloadTooLarge: { status: 413, message: 'The request body is over the limit' },
   RangeNotSatisfiable: { status: 416, message: 'The requested range is not satisfiable' },
   HeadersTooLarge: { status: 431, message: 'The request headers are too large' },
+  InternalServerError: { status: 500, message: 'Internal error' },
   ResponseTooLarge: { status: 500, message: 'The response body is over the limit' },
+  NotImplemented: { status: 501, message: 'Unknown request method (supported: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)' },
   ServiceUnavailable: { status: 503, message: 'The gateway is shutting down' },
   // The database cannot be reached (restarting, connection lost, no pooled
   // connection free in time): nothing was acknowledged; try again shortly.
   DatabaseUnavailable: { status: 503, message: 'The database is unavailable; try again shortly' },
   Timeout: { status: 504, message: 'The handler did not answer in time' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, { status: number; message: string; plainText?: true }>;
 
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
+
+/** The status of a handler's own failure (Convex's `[Request ID: <id>] Server Error` answer). */
+export const HANDLER_FAILURE_STATUS = 500;
 
 const MARK = Symbol.for('portico.GatewayError');
 
@@ -65,6 +75,12 @@ export class GatewayError extends Error {
 
   toJSON(): { code: string; message: string } {
     return { code: this.code, message: this.message };
+  }
+
+  /** The answer's body and its content type: `{code, message}` JSON, or the bare message for plain-text entries. */
+  body(): { type: string; text: string } {
+    if ('plainText' in GATEWAY_ERRORS[this.code]) return { type: 'text/plain; charset=utf-8', text: this.message };
+    return { type: 'application/json; charset=utf-8', text: JSON.stringify(this.toJSON()) };
   }
 
   static payloadTooLarge(limit: number): GatewayError {

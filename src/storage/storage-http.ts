@@ -97,9 +97,8 @@ export class StorageHttp implements SubMount {
     if (rangeHeader !== undefined && file.size > 0) {
       const ranges = parseRange(file.size, rangeHeader, { combine: true });
       if (ranges === -1 || (Array.isArray(ranges) && ranges.length > 1)) {
-        res.writeHead(416, [...answerHeaders(exchange), 'accept-ranges', 'bytes', 'content-range', `bytes */${file.size}`, 'content-length', '0']);
-        res.end();
-        return 416;
+        const error = new GatewayError('RangeNotSatisfiable', `The file has ${file.size} bytes; one range within them can be served`);
+        throw error.withHeaders([['accept-ranges', 'bytes'], ['content-range', `bytes */${file.size}`]]);
       }
       // -2 is a malformed header: ignored, as RFC 9110 says, and the whole file is sent.
       if (Array.isArray(ranges) && ranges.type === 'bytes') {
