@@ -10,12 +10,21 @@
 // Any other `${` is a malformed reference, reported rather than passed through,
 // because `${NAME-x}` or an unclosed `${NAME` is always a typo.
 //
+// With `unsetIsUnknown` (validate --env-optional, for CI without the
+// secrets), an unset variable is a warning and the value that uses it is
+// unknown: it keeps its raw text, and what later checks say about that text
+// is dropped, as for any failed expansion.
+//
+// A key whose value is only a variable that expands to nothing, in
+// EMPTY_MEANS_ABSENT, is left out: `adminKey: ${PORTICO_ADMIN_KEY:-}` means
+// "no admin key", not an admin key of zero characters.
+//
 // Only values are expanded, never keys: every key in routes.yaml is a fixed
 // schema name.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
-import { isScalar, Scalar, visit } from 'yaml';
+import { isScalar, Scalar, visit, type Pair } from 'yaml';
 import { diagnostic, type Diagnostic } from './diagnostics.js';
 import { offsetPosition, type Position, type YamlSource } from './source.js';
 
@@ -129,10 +138,21 @@ export interface ExpandResult {
  * scalar whose expansion looks like a number or boolean takes that type;
  * quoted and block scalars stay strings.
  */
-export function expandDocument(source: YamlSource, env: Env): ExpandResult {
+const EMPTY_MEANS_ABSENT = new Set(['adminKey', 'publicUrl']);
+
+export interface ExpandOptions {
+  /** Unset variables are warnings and their values unknown (validate --env-optional). */
+  unsetIsUnknown?: boolean;
+}
+
+export function expandDocument(source: YamlSource, env: Env, options: ExpandOptions = {}): ExpandResult {
   const diagnostics: Diagnostic[] = [];
   const failed: Position[] = [];
   visit(source.doc, {
+    Pair(_key, pair) {
+      if (expandsToNothing(pair, env)) return visit.REMOVE;
+      return undefined;
+    },
     Scalar(key, node) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
       const result = expandString(node.value, env);
@@ -140,6 +160,13 @@ export function expandDocument(source: YamlSource, env: Env): ExpandResult {
         const at = offsetPosition(source, node.range?.[0] ?? 0);
         failed.push(at);
         for (const problem of result.problems) {
+          if (problem.kind === 'unset' && options.unsetIsUnknown) {
+            diagnostics.push({
+              ...diagnostic('env/unset-variable', source.file, at, `environment variable ${problem.name} is not set; its value is unknown to this check`),
+              severity: 'warning',
+            });
+            continue;
+          }
           diagnostics.push(
             problem.kind === 'unset'
               ? diagnostic(
@@ -158,6 +185,13 @@ export function expandDocument(source: YamlSource, env: Env): ExpandResult {
     },
   });
   return { diagnostics, failed };
+}
+
+function expandsToNothing(pair: Pair, env: Env): boolean {
+  if (!isScalar(pair.key) || !EMPTY_MEANS_ABSENT.has(String(pair.key.value))) return false;
+  if (!isScalar(pair.value) || typeof pair.value.value !== 'string' || !pair.value.value.includes('${')) return false;
+  const result = expandString(pair.value.value, env);
+  return result.problems.length === 0 && result.substituted && result.value === '';
 }
 
 function isPlain(node: unknown): boolean {

@@ -23,6 +23,8 @@ export interface LoadOptions {
   env?: Env;
   /** Checks that a handler names an httpAction; without it handlers are not checked. */
   inspectHandler?: InspectHandler;
+  /** Unset variables are warnings and their values unknown (validate --env-optional). */
+  envOptional?: boolean;
 }
 
 export interface LoadResult {
@@ -56,7 +58,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
   const { source } = parsed;
 
   const { env, diagnostics: envFileProblems } = await readEnv(dir, options.env ?? process.env);
-  const expansion = expandDocument(source, env);
+  const expansion = expandDocument(source, env, { unsetIsUnknown: options.envOptional === true });
   const data: unknown = yamlData(source);
 
   const schemaReport = new Reporter(source);

@@ -37,6 +37,7 @@ export async function checkProject(configFile: string, options: CheckOptions = {
 
   const result = await loadConfig(file, {
     env: options.env ?? process.env,
+    envOptional: options.envOptional === true,
     inspectHandler: async (handler, functionsDir) => inspectHandler(handler, await modulesOf(functionsDir)),
   });
 
