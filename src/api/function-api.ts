@@ -31,12 +31,18 @@ const KINDS: Record<string, CallKind> = { query: 'query', mutation: 'mutation', 
 const CORS_METHODS = 'GET, POST, OPTIONS, PATCH, DELETE, PUT';
 
 export class FunctionApi implements Mount {
+  /**
+   * @param logLines whether answers carry the functions' console output
+   *   (`logLines`). Convex returns them only while logs are not redacted, so
+   *   by default not in production; api.logLines in routes.yaml decides.
+   */
   constructor(
     private readonly prefix: string,
     private readonly backend: FunctionBackend,
     private readonly authenticator: Authenticator,
     private readonly adminKey: string | null,
     private readonly extra: SubMount[] = [],
+    private readonly logLines: boolean = process.env.NODE_ENV !== 'production',
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<number> {
@@ -89,21 +95,21 @@ export class FunctionApi implements Mount {
     }
     if (rest === '/function' && req.method === 'POST') {
       const body = asObject(await readJsonBody(req, res));
-      const caller = await apiCaller(req, this.authenticator, this.adminKey, exchange.requestId, true);
+      const caller = await apiCaller(req, this.authenticator, this.adminKey, exchange.requestId, this.logLines);
       if (!caller.internal) throw new GatewayError('Forbidden', 'This endpoint requires the admin key (Authorization: Convex <key>)');
       return this.run(req, res, exchange, 'function', body.path, body.args, body.format);
     }
     if (rest === '/query_batch' && req.method === 'POST') {
       const body = asObject(await readJsonBody(req, res));
       if (!Array.isArray(body.queries)) throw new GatewayError('BadJsonBody', 'Expected {"queries": [...]}');
-      const caller = await apiCaller(req, this.authenticator, this.adminKey, exchange.requestId, true);
+      const caller = await apiCaller(req, this.authenticator, this.adminKey, exchange.requestId, this.logLines);
       const results = [];
       for (const item of body.queries) {
         const entry = asObject(item);
         const format = parseFormat(entry.format, req);
         const name = checkName(entry.path);
         const result = await this.backend.call({ kind: 'query', name, args: normalizeArgs(entry.args), caller });
-        results.push(present(result, format));
+        results.push(present(result, format, this.logLines));
       }
       writeJson(res, 200, { results }, answerHeaders(exchange));
       return 200;
@@ -126,10 +132,10 @@ export class FunctionApi implements Mount {
   private async run(req: IncomingMessage, res: ServerResponse, exchange: Exchange, kind: CallKind, path: unknown, args: unknown, rawFormat: unknown): Promise<number> {
     const format = parseFormat(rawFormat, req);
     const name = checkName(path);
-    const caller = await apiCaller(req, this.authenticator, this.adminKey, exchange.requestId, true);
+    const caller = await apiCaller(req, this.authenticator, this.adminKey, exchange.requestId, this.logLines);
     exchange.handler = name;
     const result = await this.backend.call({ kind, name, args: normalizeArgs(args), caller });
-    writeJson(res, 200, present(result, format), answerHeaders(exchange));
+    writeJson(res, 200, present(result, format, this.logLines), answerHeaders(exchange));
     return 200;
   }
 
@@ -202,13 +208,14 @@ function defaultFormat(client: string | string[] | undefined): Format {
   return newer ? 'json' : 'convex_encoded_json';
 }
 
-function present(result: CallResult, format: Format): Record<string, JSONValue> {
+function present(result: CallResult, format: Format, logLines: boolean): Record<string, JSONValue> {
   const convert = (value: JSONValue) => (format === 'json' ? toCleanJson(jsonToConvex(value)) : value);
   const body: Record<string, JSONValue> =
     result.status === 'success'
       ? { status: 'success', value: convert(result.value) }
       : { status: 'error', errorMessage: result.errorMessage, ...(result.errorData !== undefined ? { errorData: convert(result.errorData) } : {}) };
-  if (result.logLines.length > 0) body.logLines = result.logLines;
+  // A remote backend's lines arrive whatever this deployment's choice: it decides here too.
+  if (logLines && result.logLines.length > 0) body.logLines = result.logLines;
   return body;
 }
 

@@ -41,7 +41,7 @@ export interface RawConfig {
   backend?: { kind?: 'local' | 'remote'; database?: string; pool?: number; url?: string; adminKey?: string };
   storage?: { kind?: 'fs' | 'database'; dir?: string; inlineTypes?: string[] };
   auth?: { providers?: RawAuthProvider[] };
-  api?: false | { prefix?: string; adminKey?: string };
+  api?: false | { prefix?: string; adminKey?: string; logLines?: boolean };
   cors?: false | RawCors;
   logging?: { level?: string; format?: 'auto' | 'json' | 'pretty' };
   routes: RawRoute[];

@@ -77,7 +77,7 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
     response: toBytes(raw.limits?.response, DEFAULTS.responseLimit),
     timeoutMs: toMs(raw.limits?.timeout, DEFAULTS.timeoutMs),
   };
-  const api = raw.api === false ? null : { prefix: raw.api?.prefix ?? DEFAULTS.apiPrefix, adminKey: raw.api?.adminKey ?? null };
+  const api = raw.api === false ? null : { prefix: raw.api?.prefix ?? DEFAULTS.apiPrefix, adminKey: raw.api?.adminKey ?? null, logLines: raw.api?.logLines ?? null };
 
   const config: Omit<PorticoConfig, 'hash'> = {
     file,

@@ -65,7 +65,11 @@ export interface PorticoConfig {
   /** The top-level CORS policy with defaults applied; null when absent or false. */
   cors: CorsPolicy | null;
   /** null when the function API is turned off. */
-  api: { prefix: string; adminKey: string | null } | null;
+  /**
+   * null when the function API is turned off. `logLines`: whether callers get
+   * the functions' console output; null leaves it to NODE_ENV (not in production).
+   */
+  api: { prefix: string; adminKey: string | null; logLines: boolean | null } | null;
   logging: { level: string; format: 'auto' | 'json' | 'pretty' };
   routes: RouteConfig[];
 }

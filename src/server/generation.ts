@@ -80,7 +80,7 @@ export async function buildGeneration(
   ];
   if (config.api) {
     const storageHttp: SubMount = storage.http(config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));
-    mounts.push({ prefix: `${config.api.prefix}/`, mount: new FunctionApi(config.api.prefix, backend, authenticator, config.api.adminKey, [storageHttp]) });
+    mounts.push({ prefix: `${config.api.prefix}/`, mount: new FunctionApi(config.api.prefix, backend, authenticator, config.api.adminKey, [storageHttp], config.api.logLines ?? undefined) });
   }
 
   const gateway = compileGateway(
