@@ -50,6 +50,8 @@ export interface FileSummary {
   file: string;
   /** Route count of the loaded config; omit when it did not load. */
   routes?: number;
+  /** The file has no errors of its own, but its project does not load (its function modules fail): never OK. */
+  blocked?: boolean;
 }
 
 export interface FormatOptions {
@@ -73,13 +75,14 @@ interface Tally {
   routes: number | undefined;
   errors: number;
   warnings: number;
+  blocked?: boolean;
 }
 
 /** Files from the options first (in their order), then any only diagnostics mention. */
 function tally(diagnostics: readonly Diagnostic[], files: readonly FileSummary[]): Tally[] {
   const byFile = new Map<string, Tally>();
   // Diagnostics carry absolute paths; a caller may pass the path as typed.
-  for (const f of files) byFile.set(path.resolve(f.file), { file: path.resolve(f.file), routes: f.routes, errors: 0, warnings: 0 });
+  for (const f of files) byFile.set(path.resolve(f.file), { file: path.resolve(f.file), routes: f.routes, errors: 0, warnings: 0, blocked: f.blocked === true });
   for (const d of diagnostics) {
     let t = byFile.get(d.file);
     if (!t) byFile.set(d.file, (t = { file: d.file, routes: undefined, errors: 0, warnings: 0 }));
@@ -109,6 +112,7 @@ export function formatText(diagnostics: readonly Diagnostic[], options: FormatOp
     const name = displayPath(t.file, cwd);
     const routes = t.routes === undefined ? '' : ` (${plural(t.routes, 'route')})`;
     if (t.errors > 0) lines.push(`${plural(t.errors, 'error')}, ${plural(t.warnings, 'warning')} in ${name}`);
+    else if (t.blocked) lines.push(`${name}: not valid: the function modules it names have errors (above)`);
     else if (t.warnings > 0) lines.push(`${name}: OK${routes}, ${plural(t.warnings, 'warning')}`);
     else lines.push(`${name}: OK${routes}`);
   }
@@ -191,7 +195,7 @@ export function formatJson(diagnostics: readonly Diagnostic[], options: FormatOp
   const cwd = options.cwd ?? process.cwd();
   const files = tally(diagnostics, options.files ?? []).map((t) => ({
     file: displayPath(t.file, cwd),
-    valid: t.errors === 0,
+    valid: t.errors === 0 && !t.blocked,
     errorCount: t.errors,
     warningCount: t.warnings,
     routes: t.routes ?? null,

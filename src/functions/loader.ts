@@ -109,6 +109,11 @@ export async function loadModules(functionsDir: string, buildRoot: string): Prom
     try {
       namespace = await import(pathToFileURL(output).href);
     } catch (error) {
+      const missing = await missingPackage(error, buildDir, file, inputs);
+      if (missing) {
+        problems.set(name, [missing]);
+        continue;
+      }
       // A diagnostic is one line (FILE:LINE:COL: error: MESSAGE): the
       // location already says where, and the loader's own frames say nothing.
       const thrown = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -260,6 +265,40 @@ async function listModuleFiles(dir: string): Promise<string[]> {
     else if (MODULE_EXTENSIONS.test(entry.name)) files.push(full);
   }
   return files.sort();
+}
+
+/**
+ * An npm package the project's code imports but that is not installed.
+ * Packages stay outside the bundle, so Node only finds out at import time,
+ * naming the build's file; this points at the import in the user's source
+ * (the module's own file first, else the shared file that has it) and says
+ * how to install it. Null for any other failure.
+ */
+async function missingPackage(error: unknown, buildDir: string, moduleFile: string, inputs: string[]): Promise<SourceProblem | null> {
+  if ((error as NodeJS.ErrnoException)?.code !== 'ERR_MODULE_NOT_FOUND') return null;
+  const match = /Cannot find package '([^']+)' imported from (.+)$/m.exec((error as Error).message);
+  // A package missing below another package is that package's problem, not an import of the project.
+  if (!match || !path.resolve(match[2]!).startsWith(buildDir)) return null;
+  const name = match[1]!;
+  const pattern = new RegExp(`(?:\\bfrom\\s*|\\bimport\\s*\\(?\\s*|\\brequire\\s*\\(\\s*)(['"\`])${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(?:/[^'"\`]*)?\\1`);
+  for (const file of [moduleFile, ...inputs.filter((input) => input !== moduleFile)]) {
+    const source = await readFile(file, 'utf8').catch(() => '');
+    const found = pattern.exec(source);
+    if (!found) continue;
+    const offset = found.index + found[0].indexOf(found[1]!);
+    const before = source.slice(0, offset).split('\n');
+    return {
+      file,
+      line: before.length,
+      column: before[before.length - 1]!.length + 1,
+      message: installHint(name),
+    };
+  }
+  return { file: moduleFile, line: 1, column: 1, message: installHint(name) };
+}
+
+function installHint(name: string): string {
+  return `package "${name}" is imported but not installed; install it in the project: npm install ${name}`;
 }
 
 /** The user's file and line in a (source-mapped) stack, else the module itself. */

@@ -3,6 +3,8 @@
 // nested module. The split is at the last ':'; a trailing ".js" on the module
 // is accepted, any other extension is not.
 
+import { suggest } from '../config/suggest.js';
+
 export interface FunctionName {
   module: string;
   exportName: string;
@@ -61,4 +63,35 @@ function parse(raw: string): FunctionName {
 /** Module name of a file relative to the functions folder: "dir/file.ts" → "dir/file". */
 export function moduleNameOf(relativePath: string): string {
   return relativePath.split(/[\\/]/).join('/').replace(/\.(ts|mts|js|mjs)$/, '');
+}
+
+/**
+ * Convex's answer for a name that is not a function the caller may run,
+ * plus what would help: the nearest name it may run ("did you mean"), or
+ * that the function is internal. A caller that may run internal functions
+ * (an admin, `portico run`) is not told about "public" functions. Internal
+ * names are never suggested to a public caller.
+ *
+ * @example missingFunctionMessage('messages:lst', functions, false)
+ * // "Could not find public function for 'messages:lst'. Did you mean 'messages:list'?"
+ */
+export function missingFunctionMessage(canonical: string, functions: ReadonlyMap<string, { visibility: 'public' | 'internal' }>, callerInternal: boolean): string {
+  const head = callerInternal ? `Could not find function for '${canonical}'.` : `Could not find public function for '${canonical}'.`;
+  if (functions.get(canonical)?.visibility === 'internal' && !callerInternal) {
+    return `${head} '${canonical}' is an internal function: other functions call it (ctx.runQuery, ctx.runMutation, ctx.runAction), and so do callers with the admin key.`;
+  }
+  const callable = [...functions].filter(([, fn]) => callerInternal || fn.visibility === 'public').map(([name]) => name);
+  const near = suggest(canonical, callable) ?? suggestExport(canonical, callable);
+  if (near !== undefined) return `${head} Did you mean '${near}'?`;
+  return `${head} Did you forget to export it from functions/${canonical.split(':')[0]}.ts?`;
+}
+
+/** The nearest export of the same module ("messages:lst" → "messages:list"), for long module paths. */
+function suggestExport(canonical: string, callable: string[]): string | undefined {
+  const colon = canonical.lastIndexOf(':');
+  if (colon === -1) return undefined;
+  const module = canonical.slice(0, colon);
+  const exports = callable.filter((name) => name.startsWith(`${module}:`)).map((name) => name.slice(colon + 1));
+  const near = suggest(canonical.slice(colon + 1), exports);
+  return near === undefined ? undefined : `${module}:${near}`;
 }

@@ -1,6 +1,6 @@
 import { convexToJson, jsonToConvex, type JSONValue, type Value } from '../../values/value.js';
 import { compileObjectValidator, compileValidator, type CheckResult } from '../../values/validators.js';
-import { FunctionNameError, parseFunctionName } from '../../functions/names.js';
+import { FunctionNameError, missingFunctionMessage, parseFunctionName } from '../../functions/names.js';
 import { functionNameOf } from '../../functions/references.js';
 import type { LoadedModules } from '../../functions/loader.js';
 import type { RegisteredFunction } from '../../functions/registration.js';
@@ -94,7 +94,7 @@ export class LocalBackend implements FunctionBackend, ContextHost {
     }
     const fn = this.modules.functions.get(canonical);
     if (!fn || (fn.visibility === 'internal' && !caller.internal)) {
-      throw new FunctionCallError(`Could not find public function for '${canonical}'. Did you forget to export it from functions/${canonical.split(':')[0]}.ts?`);
+      throw new FunctionCallError(missingFunctionMessage(canonical, this.modules.functions, caller.internal));
     }
     if (kind !== 'function' && fn.kind !== kind) {
       throw new FunctionCallError(`Trying to execute ${canonical} as ${KIND_NAMES[kind]}, but it is defined as ${KIND_NAMES[fn.kind]}.`);

@@ -9,6 +9,7 @@ import { createLogger } from '../../log/logger.js';
 import { installConsoleCapture } from '../../log/console-capture.js';
 import { installFetchGlobals } from '../../http/fetch-globals.js';
 import { convexToJson, jsonToConvex, toCleanJson, type Value } from '../../values/value.js';
+import { failedSummary } from '../report.js';
 import { CONFIG_OPTION, EXIT, LOG_FORMAT_OPTION, parse, parseLogFormat, UsageError, type Command } from '../command.js';
 
 // portico run NAME [ARGS_JSON] [-c FILE]
@@ -43,7 +44,7 @@ export const run: Command = {
     const file = path.resolve(io.cwd, (values.config as string | undefined) ?? 'routes.yaml');
     const check = await checkProject(file, { env: io.env });
     if (!check.config || !check.modules) {
-      io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
+      io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [failedSummary(file, check.diagnostics)] })}\n`);
       return EXIT.failed;
     }
     const logger = createLogger({ level: 'warn', format: logFormat ?? check.config.logging.format });

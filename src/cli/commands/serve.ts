@@ -6,6 +6,7 @@ import { ProjectError, Runtime, StartupError } from '../../server/runtime.js';
 import { EXIT, UsageError, type Command, type Io } from '../command.js';
 import { parseServeOptions, SERVE_OPTIONS, type ServeOptions } from '../serve-options.js';
 import { configMissing } from '../config-missing.js';
+import { failedSummary } from '../report.js';
 
 // portico serve [FILE] [-c routes.yaml] [--port N] [--host H] [--workers N|auto] [--log-format F]
 // Starts the gateway and prints the URL it listens on. SIGTERM/SIGINT stop
@@ -43,7 +44,7 @@ export async function startOrReport(options: ServeOptions, io: Io): Promise<Runt
     return await Runtime.start({ configFile: options.configFile, port: options.port, host: options.host, env: withPort(io.env, options.port), logFormat: options.logFormat });
   } catch (error) {
     if (error instanceof ProjectError) {
-      io.err(`${formatText(error.diagnostics, { cwd: io.cwd, files: [{ file: options.configFile }] })}\n`);
+      io.err(`${formatText(error.diagnostics, { cwd: io.cwd, files: [failedSummary(options.configFile, error.diagnostics)] })}\n`);
       io.err('portico: not starting: fix the problems above\n');
       return null;
     }
@@ -108,7 +109,7 @@ async function runPrimary(options: ServeOptions, count: number, io: Io): Promise
   }
   const check = await checkProject(configFile, { env: io.env });
   if (!check.config) {
-    io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file: configFile }] })}\nportico: not starting: fix the problems above\n`);
+    io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [failedSummary(configFile, check.diagnostics)] })}\nportico: not starting: fix the problems above\n`);
     return EXIT.failed;
   }
   return new Promise((resolve) => {

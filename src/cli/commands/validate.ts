@@ -45,7 +45,8 @@ export const validate: Command = {
       const absolute = path.resolve(io.cwd, file);
       const check = await checkProject(absolute, { env: io.env, envOptional: values['env-optional'] === true });
       diagnostics.push(...check.diagnostics);
-      summaries.push(check.config ? { file: absolute, routes: check.config.routes.length } : { file: absolute });
+      const blocked = !check.config && !check.diagnostics.some((d) => d.file === absolute && d.severity === 'error');
+      summaries.push(check.config ? { file: absolute, routes: check.config.routes.length } : { file: absolute, blocked });
     }
 
     const options = { cwd: io.cwd, files: summaries };
