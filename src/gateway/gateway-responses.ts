@@ -75,7 +75,10 @@ export function answerGatewayError(res: ServerResponse, exchange: Exchange, erro
 
 /** A handler threw (or returned a non-Response): logged with its stack, 500 JSON to the client. */
 export function answerHandlerError(res: ServerResponse, exchange: Exchange, error: unknown, logger: Logger, production: boolean): number {
-  logger.error({ reqId: exchange.requestId, handler: exchange.handler, err: error }, 'handler failed');
+  // A client that hangs up mid-body makes the handler's read fail: that is
+  // the client's doing, not a fault worth an error line with a stack.
+  if (res.destroyed || res.socket?.destroyed) logger.info({ reqId: exchange.requestId, handler: exchange.handler, err: (error as Error)?.message }, 'handler failed after the client closed the connection');
+  else logger.error({ reqId: exchange.requestId, handler: exchange.handler, err: error }, 'handler failed');
   if (res.headersSent) {
     res.destroy();
     return res.statusCode;

@@ -21,6 +21,33 @@ export type JSONValue = null | boolean | number | string | JSONValue[] | { [key:
 export const MIN_INT64 = -(2n ** 63n);
 export const MAX_INT64 = 2n ** 63n - 1n;
 
+/** How deeply arrays and objects may nest in one value, as Convex's `MAX_NESTING`. */
+export const MAX_VALUE_NESTING = 64;
+
+/**
+ * A JS value that is not a Convex value, or JSON that encodes none. Its name
+ * stays `Error`, as the package's errors print (`Uncaught Error: ...`); the
+ * class lets a caller tell a client's malformed value from a fault.
+ */
+export class ValueError extends Error {
+  override name = 'Error';
+}
+
+/** Convex's `TooNestedError`: the level reported is the first one past the limit. */
+function tooNested(level: number): ValueError {
+  return new ValueError(`Value is too nested (nested ${level} levels deep > maximum nesting ${MAX_VALUE_NESTING})`);
+}
+
+/**
+ * `out[key] = value`, except that a `__proto__` field stays a field: the
+ * assignment would replace the object's prototype instead, dropping the
+ * field and handing its contents to every lookup on the object.
+ */
+function setField<T>(out: { [key: string]: T }, key: string, value: T): void {
+  if (key === '__proto__') Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+  else out[key] = value;
+}
+
 const MAX_FIELD_NAME_LENGTH = 1024;
 const MAX_VALUE_FOR_ERROR_LEN = 16384;
 const TYPES_URL = 'https://docs.convex.dev/using/types';
@@ -41,7 +68,7 @@ function base64Encode(bytes: Uint8Array): string {
 
 function base64Decode(text: string, what: string, json: JSONValue): Uint8Array {
   if (!BASE64.test(text)) {
-    throw new Error(`Malformed ${what} field on ${JSON.stringify(json)}: ${JSON.stringify(text)} is not base64`);
+    throw new ValueError(`Malformed ${what} field on ${JSON.stringify(json)}: ${JSON.stringify(text)} is not base64`);
   }
   // Copy out of Buffer's shared pool so `.buffer` is exactly these bytes.
   return new Uint8Array(Buffer.from(text, 'base64'));
@@ -76,15 +103,15 @@ export function isSimpleObject(value: unknown): value is Record<string, unknown>
  */
 export function validateFieldName(name: string): void {
   if (name.length > MAX_FIELD_NAME_LENGTH) {
-    throw new Error(`Field name ${name} exceeds maximum field name length ${MAX_FIELD_NAME_LENGTH}.`);
+    throw new ValueError(`Field name ${name} exceeds maximum field name length ${MAX_FIELD_NAME_LENGTH}.`);
   }
   if (name.startsWith('$')) {
-    throw new Error(`Field name ${name} starts with a '$', which is reserved.`);
+    throw new ValueError(`Field name ${name} starts with a '$', which is reserved.`);
   }
   for (let i = 0; i < name.length; i += 1) {
     const code = name.charCodeAt(i);
     if (code < 32 || code >= 127) {
-      throw new Error(
+      throw new ValueError(
         `Field name ${name} has invalid character '${name[i]}': Field names can only contain non-control ASCII characters`,
       );
     }
@@ -114,8 +141,8 @@ export function stringifyValueForError(value: unknown): string {
 
 function unsupportedType(context: string, typeName: string, value: unknown, original: unknown): Error {
   const shown = `${typeName}${stringifyValueForError(value)}`;
-  if (!context) return new Error(`${shown} is not a supported Convex type.`);
-  return new Error(
+  if (!context) return new ValueError(`${shown} is not a supported Convex type.`);
+  return new ValueError(
     `${shown} is not a supported Convex type (present at path ${context} in original object ${stringifyValueForError(
       original,
     )}). To learn about Convex's supported types, see ${TYPES_URL}.`,
@@ -124,17 +151,17 @@ function unsupportedType(context: string, typeName: string, value: unknown, orig
 
 // One walk serves both output formats so that both reject the same inputs
 // with the same messages; `clean` selects the `json` export format.
-function toJson(value: unknown, original: unknown, context: string, clean: boolean): JSONValue {
+function toJson(value: unknown, original: unknown, context: string, clean: boolean, depth: number): JSONValue {
   if (value === undefined) {
     const where = context
       ? ` (present at path ${context} in original object ${stringifyValueForError(original)})`
       : '';
-    throw new Error(`undefined is not a valid Convex value${where}. To learn about Convex's supported types, see ${TYPES_URL}.`);
+    throw new ValueError(`undefined is not a valid Convex value${where}. To learn about Convex's supported types, see ${TYPES_URL}.`);
   }
   if (value === null || typeof value === 'boolean' || typeof value === 'string') return value;
   if (typeof value === 'bigint') {
     if (value < MIN_INT64 || MAX_INT64 < value) {
-      throw new Error(`BigInt ${value} does not fit into a 64-bit signed integer.`);
+      throw new ValueError(`BigInt ${value} does not fit into a 64-bit signed integer.`);
     }
     return clean ? value.toString() : { $integer: base64Encode(int64Bytes(value)) };
   }
@@ -148,7 +175,8 @@ function toJson(value: unknown, original: unknown, context: string, clean: boole
     return clean ? text : { $bytes: text };
   }
   if (Array.isArray(value)) {
-    return value.map((item: unknown, i) => toJson(item, original, `${context}[${i}]`, clean));
+    if (depth >= MAX_VALUE_NESTING) throw tooNested(depth + 1);
+    return value.map((item: unknown, i) => toJson(item, original, `${context}[${i}]`, clean, depth + 1));
   }
   if (value instanceof Set) throw unsupportedType(context, 'Set', [...value], original);
   if (value instanceof Map) throw unsupportedType(context, 'Map', [...value], original);
@@ -156,13 +184,14 @@ function toJson(value: unknown, original: unknown, context: string, clean: boole
     const name = (value as { constructor?: { name?: string } } | undefined)?.constructor?.name;
     throw unsupportedType(context, name ? `${name} ` : '', value, original);
   }
+  if (depth >= MAX_VALUE_NESTING) throw tooNested(depth + 1);
   // UTF-16 order, as the package sorts: clients compare encodings textually.
   const entries = Object.entries(value).sort(([a], [b]) => (a === b ? 0 : a < b ? -1 : 1));
   const out: { [key: string]: JSONValue } = {};
   for (const [key, field] of entries) {
     if (field === undefined) continue;
     validateFieldName(key);
-    out[key] = toJson(field, original, `${context}.${key}`, clean);
+    setField(out, key, toJson(field, original, `${context}.${key}`, clean, depth + 1));
   }
   return out;
 }
@@ -175,7 +204,7 @@ function toJson(value: unknown, original: unknown, context: string, clean: boole
  * @example convexToJson({ n: 1n }) // { n: { $integer: 'AQAAAAAAAAA=' } }
  */
 export function convexToJson(value: Value): JSONValue {
-  return toJson(value, value, '', false);
+  return toJson(value, value, '', false, 0);
 }
 
 /**
@@ -185,30 +214,30 @@ export function convexToJson(value: Value): JSONValue {
  * @example toCleanJson({ n: 1n, f: NaN }) // { f: 'NaN', n: '1' }
  */
 export function toCleanJson(value: Value): JSONValue {
-  return toJson(value, value, '', true);
+  return toJson(value, value, '', true, 0);
 }
 
 function decodeSpecial(key: string, json: { [key: string]: JSONValue }): Value {
   const field = json[key];
   if (key === '$set' || key === '$map') {
     const type = key === '$set' ? 'Set' : 'Map';
-    throw new Error(`Received a ${type} which is no longer supported as a Convex type.`);
+    throw new ValueError(`Received a ${type} which is no longer supported as a Convex type.`);
   }
   if (key === '$commitTs') {
-    throw new Error('Received a `$commitTs` placeholder, which is not supported here.');
+    throw new ValueError('Received a `$commitTs` placeholder, which is not supported here.');
   }
   if (typeof field !== 'string') {
-    throw new Error(`Malformed ${key} field on ${JSON.stringify(json)}: expected a base64 string`);
+    throw new ValueError(`Malformed ${key} field on ${JSON.stringify(json)}: expected a base64 string`);
   }
   const bytes = base64Decode(field, key, json);
   if (key === '$bytes') return bytes.buffer as ArrayBuffer;
   if (bytes.byteLength !== 8) {
-    throw new Error(`Received ${bytes.byteLength} bytes, expected 8 for ${key}`);
+    throw new ValueError(`Received ${bytes.byteLength} bytes, expected 8 for ${key}`);
   }
   const view = new DataView(bytes.buffer);
   if (key === '$integer') return view.getBigInt64(0, true);
   const float = view.getFloat64(0, true);
-  if (!isSpecialFloat(float)) throw new Error(`Float ${float} should be encoded as a number`);
+  if (!isSpecialFloat(float)) throw new ValueError(`Float ${float} should be encoded as a number`);
   return float;
 }
 
@@ -222,17 +251,27 @@ const SPECIAL_KEYS = new Set(['$bytes', '$integer', '$float', '$commitTs', '$set
  * @example jsonToConvex({ $integer: 'AQAAAAAAAAA=' }) // 1n
  */
 export function jsonToConvex(json: JSONValue): Value {
+  return fromJson(json, 0);
+}
+
+/** `depth`: how many arrays and objects enclose `json`; past MAX_VALUE_NESTING it fails before recursing further. */
+function fromJson(json: JSONValue, depth: number): Value {
   if (json === null || typeof json === 'boolean' || typeof json === 'number' || typeof json === 'string') {
     return json;
   }
-  if (Array.isArray(json)) return json.map(jsonToConvex);
-  if (typeof json !== 'object') throw new Error(`Unexpected type of ${String(json)}`);
+  if (typeof json !== 'object') throw new ValueError(`Unexpected type of ${String(json)}`);
+  if (Array.isArray(json)) {
+    if (depth >= MAX_VALUE_NESTING) throw tooNested(depth + 1);
+    return json.map((item) => fromJson(item, depth + 1));
+  }
   const keys = Object.keys(json);
+  // `{$integer: ...}` and its kind are one scalar, not a level of nesting.
   if (keys.length === 1 && SPECIAL_KEYS.has(keys[0]!)) return decodeSpecial(keys[0]!, json);
+  if (depth >= MAX_VALUE_NESTING) throw tooNested(depth + 1);
   const out: { [key: string]: Value } = {};
   for (const key of keys) {
     validateFieldName(key);
-    out[key] = jsonToConvex(json[key]!);
+    setField(out, key, fromJson(json[key]!, depth + 1));
   }
   return out;
 }

@@ -136,7 +136,7 @@ describe('portico validate on fuzzed configs', () => {
           throw error;
         }
       }),
-      250,
+      150,
     );
   });
 
@@ -152,7 +152,7 @@ describe('portico validate on fuzzed configs', () => {
           throw error;
         }
       }),
-      12,
+      10,
     );
   });
 

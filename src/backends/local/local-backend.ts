@@ -1,4 +1,4 @@
-import { convexToJson, jsonToConvex, type JSONValue, type Value } from '../../values/value.js';
+import { convexToJson, jsonToConvex, ValueError, type JSONValue, type Value } from '../../values/value.js';
 import { compileObjectValidator, compileValidator, type CheckResult } from '../../values/validators.js';
 import { FunctionNameError, missingFunctionMessage, parseFunctionName } from '../../functions/names.js';
 import { functionNameOf } from '../../functions/references.js';
@@ -68,7 +68,7 @@ export class LocalBackend implements FunctionBackend, ContextHost {
     const logLines: string[] = [];
     try {
       const fn = this.resolve(request.kind, request.name, request.caller);
-      const args = this.checkArgs(fn, request.args);
+      const args = this.checkArgs(fn, request.args, request.name);
       const scope = { requestId: request.caller.requestId, source: request.name, lines: request.caller.collectLogs ? logLines : null };
       const value = await runInLogScope(scope, () => this.execute(fn, request.name, args, request.caller));
       return { status: 'success', value, logLines };
@@ -102,14 +102,23 @@ export class LocalBackend implements FunctionBackend, ContextHost {
     return fn;
   }
 
-  private checkArgs(fn: RegisteredFunction, encoded: JSONValue): Record<string, Value> {
+  private checkArgs(fn: RegisteredFunction, encoded: JSONValue, name: string): Record<string, Value> {
     if (fn.args !== null) {
       let check = this.argCheckers.get(fn);
       if (!check) this.argCheckers.set(fn, (check = compileObjectValidator(fn.args, { isIdOfTable: this.isIdOfTable })));
       const result = check(encoded);
       if (!result.ok) throw new FunctionCallError(result.message);
     }
-    const args = jsonToConvex(encoded);
+    let args: Value;
+    try {
+      args = jsonToConvex(encoded);
+    } catch (error) {
+      // JSON that encodes no value (nested too deep, a malformed `$integer`
+      // where v.any() let it through): the caller's mistake, not the
+      // function's failure, in Convex's words.
+      if (error instanceof ValueError) throw new FunctionCallError(`Invalid arguments for ${name}: ${error.message}`);
+      throw error;
+    }
     if (typeof args !== 'object' || args === null || Array.isArray(args) || args instanceof ArrayBuffer) {
       throw new FunctionCallError(`ArgumentValidationError: Expected to receive an object as the function's argument. Instead received: ${JSON.stringify(encoded)}`);
     }
@@ -175,7 +184,7 @@ export class LocalBackend implements FunctionBackend, ContextHost {
   ): Promise<Value> {
     const name = functionNameOf(reference);
     const fn = this.resolve(kind, name, caller);
-    const decoded = this.checkArgs(fn, convexToJson((args ?? {}) as Value));
+    const decoded = this.checkArgs(fn, convexToJson((args ?? {}) as Value), name);
     return jsonToConvex(await run(fn, decoded, (value) => this.encodeResult(fn, name, value)));
   }
 }
