@@ -1,7 +1,7 @@
 import { jsonToConvex, type JSONValue, type Value } from '../../values/value.js';
 import { indexKey } from '../index-keys.js';
 import { CREATION_INDEX, sqlIndexName, sqlKeyColumn, sqlTable, type IndexSpec } from '../store.js';
-import type { StatementCache } from './sqlite-tx.js';
+import type { StatementCache } from './sqlite-statements.js';
 
 // Which document tables exist, their numbers (for ids) and their indexes.
 // The truth is in the database (_portico_tables, _portico_indexes), so

@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import type { StatementCache } from './sqlite-statements.js';
 import type { CatalogView, CreatedTable } from './sqlite-catalog.js';
 import { indexKey, creationKey } from '../index-keys.js';
 import {
@@ -30,20 +30,6 @@ export interface TableCatalog {
   indexes(view: CatalogView, table: string): readonly IndexSpec[];
   /** Creates the table within the current transaction, for a first insert. */
   create(view: CatalogView, table: string, created: CreatedTable[]): number;
-}
-
-export class StatementCache {
-  private readonly statements = new Map<string, Database.Statement>();
-  constructor(readonly db: Database.Database) {}
-  get(sql: string): Database.Statement {
-    let statement = this.statements.get(sql);
-    if (!statement) this.statements.set(sql, (statement = this.db.prepare(sql)));
-    return statement;
-  }
-  /** Statements name tables and columns; a schema change invalidates them. */
-  clear(): void {
-    this.statements.clear();
-  }
 }
 
 interface Row {
