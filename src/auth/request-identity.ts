@@ -1,5 +1,4 @@
-import type { IdentitySource } from '../backends/function-backend.js';
-import { ANONYMOUS } from '../backends/function-backend.js';
+import { ANONYMOUS, type IdentitySource } from './identity-source.js';
 import type { UserIdentity } from '../functions/context-types.js';
 import { AuthError, type Authenticator } from './authenticator.js';
 

@@ -1,6 +1,8 @@
 import type { JSONValue } from '../values/value.js';
-import type { UserIdentity } from '../functions/context-types.js';
+import type { IdentitySource } from '../auth/identity-source.js';
 import type { StorageService } from '../storage/storage-service.js';
+
+export { ANONYMOUS, type IdentitySource } from '../auth/identity-source.js';
 
 // The one seam between the gateway and where functions run. The local
 // backend runs the project's modules in this process over SQLite or
@@ -11,12 +13,6 @@ import type { StorageService } from '../storage/storage-service.js';
 
 /** `function` runs whatever kind the named function is (/api/run, /api/function). */
 export type CallKind = 'query' | 'mutation' | 'action' | 'function';
-
-/** The caller's identity, resolved only if some function asks for it. */
-export interface IdentitySource {
-  /** The verified identity, null without a token; throws for a bad token. */
-  get(): Promise<UserIdentity | null>;
-}
 
 export interface Caller {
   identity: IdentitySource;
@@ -49,5 +45,3 @@ export interface FunctionBackend {
   /** Stops accepting calls and releases connections. */
   close(): Promise<void>;
 }
-
-export const ANONYMOUS: IdentitySource = Object.freeze({ get: async () => null });
