@@ -1,6 +1,7 @@
 // Checks across settings (backend, storage, URLs, files on disk, $PORT) that
 // the schema sees one key at a time.
 import { stat } from 'node:fs/promises';
+import proxyaddr from 'proxy-addr';
 import path from 'node:path';
 import { portFromEnv, type Env } from './env.js';
 import { isPostgresUrl, isRecord, record, str, type Unknown } from './raw.js';
@@ -121,9 +122,24 @@ export async function lintFunctionsDir(data: Unknown, dir: string, report: Repor
   return null;
 }
 
+/** Each trusted proxy is an address, a CIDR range or a range name, as proxy-addr (what Express uses) reads them. */
+function lintTrustProxy(value: unknown, report: Reporter): void {
+  const entries: [string, JsonPath][] =
+    typeof value === 'string' ? [[value, ['server', 'trustProxy']]] : Array.isArray(value) ? value.map((entry, i) => [entry, ['server', 'trustProxy', i]] as [string, JsonPath]) : [];
+  for (const [entry, at] of entries) {
+    if (typeof entry !== 'string') continue;
+    try {
+      proxyaddr.compile(entry);
+    } catch (error) {
+      report.at('config/trust-proxy', at, `trustProxy '${entry}' is not an IP address or CIDR range (${(error as Error).message})`, 'write an address (10.0.0.1), a range (10.0.0.0/8, fd00::/8) or loopback, linklocal, uniquelocal');
+    }
+  }
+}
+
 export async function lintSettings(data: Unknown, dir: string, env: Env, report: Reporter): Promise<void> {
   const server = record(data.server);
   lintHttpUrl(server.publicUrl, ['server', 'publicUrl'], 'publicUrl', report);
+  lintTrustProxy(server.trustProxy, report);
   if (server.port === undefined && portFromEnv(env) === null) {
     report.at('env/invalid-port', ['server', 'port'], `$PORT is '${env.PORT}', not a port number (0 to 65535)`, 'fix $PORT, or set server.port');
   }

@@ -36,7 +36,18 @@ export interface RawAuthProvider {
 export interface RawConfig {
   version: 1;
   functions?: string;
-  server?: { host?: string; port?: number; publicUrl?: string; shutdownTimeout?: RawDuration };
+  server?: {
+    host?: string;
+    port?: number;
+    publicUrl?: string;
+    shutdownTimeout?: RawDuration;
+    headersTimeout?: RawDuration;
+    requestTimeout?: RawDuration;
+    keepAliveTimeout?: RawDuration;
+    maxConnections?: number;
+    maxConnectionsPerClient?: number;
+    trustProxy?: boolean | number | string | string[];
+  };
   limits?: { body?: RawSize; response?: RawSize; timeout?: RawDuration };
   backend?: { kind?: 'local' | 'remote'; database?: string; pool?: number; url?: string; adminKey?: string };
   storage?: { kind?: 'fs' | 'database'; dir?: string; inlineTypes?: string[] };

@@ -88,6 +88,12 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
       // Storage URLs are publicUrl + /api/...: no trailing slash to double up.
       publicUrl: server.publicUrl?.replace(/\/+$/, '') ?? null,
       shutdownTimeoutMs: toMs(server.shutdownTimeout, DEFAULTS.shutdownTimeoutMs),
+      headersTimeoutMs: toMs(server.headersTimeout, DEFAULTS.headersTimeoutMs),
+      requestTimeoutMs: toMs(server.requestTimeout, DEFAULTS.requestTimeoutMs),
+      keepAliveTimeoutMs: toMs(server.keepAliveTimeout, DEFAULTS.keepAliveTimeoutMs),
+      maxConnections: server.maxConnections ?? DEFAULTS.maxConnections,
+      maxConnectionsPerClient: server.maxConnectionsPerClient ?? null,
+      trustProxy: typeof server.trustProxy === 'string' ? [server.trustProxy] : Array.isArray(server.trustProxy) ? [...server.trustProxy] : (server.trustProxy ?? false),
     },
     limits,
     backend: resolveBackend(raw, dir),

@@ -62,6 +62,7 @@ export const RULES = {
   'config/malformed-url': { severity: 'error', description: 'A URL (publicUrl, backend url, postgres URL, JWKS URL) cannot be parsed or has parts it must not have.' },
   'config/missing-file': { severity: 'error', description: 'A file the config names (such as a JWKS file) does not exist.' },
   'config/ignored-key': { severity: 'warning', description: 'A key that has no effect with the chosen settings.' },
+  'config/trust-proxy': { severity: 'error', description: 'server.trustProxy names something that is not an IP address, a CIDR range or a known range name (loopback, linklocal, uniquelocal).' },
 } as const satisfies Record<string, RuleInfo>;
 
 export type RuleId = keyof typeof RULES;

@@ -57,7 +57,21 @@ export interface PorticoConfig {
   hash: string;
   /** Absolute folder of function modules. */
   functionsDir: string;
-  server: { host: string; port: number; publicUrl: string | null; shutdownTimeoutMs: number };
+  server: {
+    host: string;
+    port: number;
+    publicUrl: string | null;
+    shutdownTimeoutMs: number;
+    /** Slow clients: how long headers, and a whole request, may take to arrive. */
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    /** null: no limit per client address. */
+    maxConnectionsPerClient: number | null;
+    /** false, true (every hop), a hop count, or the addresses/CIDRs of trusted proxies. */
+    trustProxy: boolean | number | string[];
+  };
   limits: { body: number; response: number; timeoutMs: number };
   backend: BackendConfig;
   storage: StorageConfig;
@@ -82,6 +96,12 @@ export const DEFAULTS = {
   responseLimit: 20 * 1024 * 1024,
   timeoutMs: 120_000,
   shutdownTimeoutMs: 30_000,
+  // Node's own defaults are 60 s and 5 min; 20 s for headers is what a
+  // browser on a bad network still meets, and a body has the request's time.
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 5_000,
+  maxConnections: 10_000,
   database: './.data/portico.sqlite',
   postgresPool: 10,
   storageDir: './.data/storage',

@@ -9,6 +9,7 @@ import { answerHeaders, newExchange, type Exchange } from './exchange.js';
 import { answerGatewayError, closeAfterResponse, writeEmpty } from './gateway-responses.js';
 import { runHttpAction, type ActionServices } from './run-http-action.js';
 import { requestLogFor, type RequestLog } from '../log/request-log.js';
+import { forwardingFor, type Forwarding } from '../http/forwarding.js';
 
 // One compiled routes.yaml, immutable once built. `handle` is the whole hot
 // path: mounted endpoints (health, the function API) by prefix, then the
@@ -43,11 +44,13 @@ export class Gateway {
   private readonly defaultCors: CompiledCors | null;
   private readonly mounts: readonly { prefix: string; mount: Mount }[];
   private readonly requestLog: RequestLog;
+  private readonly services: GatewayServices;
+  /** Who the client is (server.trustProxy), decided once per configuration. */
+  readonly forwarding: Forwarding;
 
-  constructor(
-    parts: GatewayParts,
-    private readonly services: GatewayServices,
-  ) {
+  constructor(parts: GatewayParts, services: GatewayServices) {
+    this.forwarding = forwardingFor(parts.config.server.trustProxy);
+    this.services = { ...services, forwarding: this.forwarding };
     this.requestLog = requestLogFor(services.logger);
     this.config = parts.config;
     this.table = parts.table;
@@ -175,6 +178,7 @@ export class Gateway {
       handler: exchange.handler,
       status,
       ms: Math.round((performance.now() - started) * 1000) / 1000,
+      client: this.forwarding.client(req),
       // The client went away (or the transfer broke) before the whole answer
       // reached it: the status is what was meant, not what was received.
       aborted: res.destroyed && !res.writableFinished,

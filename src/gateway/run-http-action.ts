@@ -7,6 +7,7 @@ import { IncomingBody } from '../http/request-body.js';
 import { LazyRequest, abortRequest } from '../http/lazy-request.js';
 import { sendResponse, type SendOutcome } from '../http/send-response.js';
 import { challengeText } from '../http/header-values.js';
+import type { Forwarding } from '../http/forwarding.js';
 import { runInLogScope } from '../log/console-capture.js';
 import type { CompiledRoute } from './compiled-route.js';
 import { Deadlines } from './deadlines.js';
@@ -23,6 +24,8 @@ import { HttpActionContext, type HttpActionServices } from './http-action-contex
 
 export interface ActionServices extends HttpActionServices {
   logger: Logger;
+  /** Where request.url takes its scheme and host (server.trustProxy). */
+  forwarding?: Forwarding;
   production: boolean;
   identityOf(req: IncomingMessage): IdentitySource;
 }
@@ -77,7 +80,7 @@ function invoke(
   body: IncomingBody | null,
   identity: IdentitySource,
 ): number | Promise<number> {
-  const request = new LazyRequest(req, res, body);
+  const request = new LazyRequest(req, res, body, services.forwarding);
   const caller: Caller = { identity, internal: true, requestId: exchange.requestId, collectLogs: false };
   const ctx = new HttpActionContext(services, caller, params);
 

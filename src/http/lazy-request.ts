@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { IncomingBody } from './request-body.js';
 import { blobOf } from './spooled-blob.js';
+import { forwardingFor, type Forwarding } from './forwarding.js';
 
 // The WHATWG Request a handler receives. Building a native Request costs
 // ~8 µs (URL parsing, a Headers copy, a body stream) and most handlers read
@@ -27,13 +28,19 @@ interface Internals {
   /** The stream was read to the end by text(), json()... */
   streamRead: boolean;
   native: NativeRequestT | undefined;
+  forwarding: Forwarding;
 }
+
+const DIRECT = forwardingFor(false);
 
 export class LazyRequest {
   declare [INTERNALS]: Internals;
 
-  /** @param body null for methods without a body (GET, HEAD, OPTIONS). */
-  constructor(req: IncomingMessage, res: ServerResponse, body: IncomingBody | null) {
+  /**
+   * @param body null for methods without a body (GET, HEAD, OPTIONS).
+   * @param forwarding where `url` takes its scheme and host (server.trustProxy).
+   */
+  constructor(req: IncomingMessage, res: ServerResponse, body: IncomingBody | null, forwarding: Forwarding = DIRECT) {
     this[INTERNALS] = {
       req,
       res,
@@ -45,6 +52,7 @@ export class LazyRequest {
       stream: undefined,
       streamRead: false,
       native: undefined,
+      forwarding,
     };
   }
 
@@ -56,8 +64,8 @@ export class LazyRequest {
     const internals = this[INTERNALS];
     if (internals.url === undefined) {
       // HTTP/1.0 clients may leave Host out, and it may be empty.
-      const host = internals.req.headers.host || 'localhost';
-      internals.url = `${schemeOf(internals.req)}://${host}${internals.req.url}`;
+      const { forwarding, req } = internals;
+      internals.url = `${forwarding.scheme(req)}://${forwarding.host(req) || 'localhost'}${req.url}`;
     }
     return internals.url;
   }
@@ -240,21 +248,6 @@ function clientGone(): Error {
   const error = new Error('The client disconnected');
   error.name = 'AbortError';
   return error;
-}
-
-/** http or https: X-Forwarded-Proto (then Forwarded: proto=) when present, else the socket. */
-function schemeOf(req: IncomingMessage): string {
-  const forwarded = req.headers['x-forwarded-proto'];
-  if (typeof forwarded === 'string') {
-    const first = forwarded.split(',')[0]!.trim().toLowerCase();
-    if (first === 'http' || first === 'https') return first;
-  }
-  const standard = req.headers.forwarded;
-  if (typeof standard === 'string') {
-    const proto = /(?:^|[;,\s])proto=("?)(https?)\1/i.exec(standard)?.[2];
-    if (proto) return proto.toLowerCase();
-  }
-  return (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
 }
 
 function headersFromRaw(raw: string[], skip?: ReadonlySet<string>): Headers {

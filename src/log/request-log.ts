@@ -17,6 +17,8 @@ export interface RequestLine {
   status: number;
   ms: number;
   aborted: boolean;
+  /** The client's address, as server.trustProxy decides it. */
+  client?: string | undefined;
 }
 
 const INFO = 30;
@@ -44,7 +46,7 @@ export function requestLogFor(logger: Logger): RequestLog {
     if (logger.levelVal > INFO) return;
     buffer.write(
       `${head}${Date.now()}${pid}${jsonString(line.reqId)},"method":${jsonString(line.method)},"path":${jsonString(line.path)},` +
-        `"route":${jsonString(line.route)},"handler":${jsonString(line.handler)},"status":${line.status},"ms":${line.ms}` +
+        `"route":${jsonString(line.route)},"handler":${jsonString(line.handler)},"status":${line.status},"ms":${line.ms},"client":${jsonString(line.client ?? null)}` +
         `${line.aborted ? ',"aborted":true' : ''},"msg":"request"}\n`,
     );
   };

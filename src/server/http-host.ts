@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Gateway } from '../gateway/gateway.js';
+import type { PorticoConfig } from '../config/types.js';
 import { markExpectsContinue } from '../http/request-body.js';
 import { answerClientError, answerConnect } from './unparsable-requests.js';
 
@@ -59,8 +60,13 @@ export class HttpHost implements GatewayHolder {
       else inFlight.end();
     };
     // The gateway answers a missing Host itself, with a code and a request id.
-    this.server = http.createServer({ requireHostHeader: false }, callback);
+    this.server = http.createServer({ requireHostHeader: false, ...slowClientLimits(current.config.server) }, callback);
+    // Past this many open connections Node closes new ones on arrival.
+    this.server.maxConnections = current.config.server.maxConnections;
+    const perClient = current.config.server.maxConnectionsPerClient;
+    const byClient = new Map<string, number>();
     this.server.on('connection', (socket: Socket) => {
+      if (perClient !== null && !this.admitClient(socket, perClient, byClient)) return;
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
@@ -72,6 +78,28 @@ export class HttpHost implements GatewayHolder {
     });
     this.server.on('clientError', (error, socket) => answerClientError(error as NodeJS.ErrnoException, socket as Socket));
     this.server.on('connect', (_req, socket: Socket) => answerConnect(socket));
+  }
+
+  /**
+   * One client address may hold `limit` connections: a client that opens
+   * sockets and trickles bytes into them (Slowloris) takes its own share, not
+   * the server's. Trusted proxies carry many clients and are not counted.
+   */
+  private admitClient(socket: Socket, limit: number, byClient: Map<string, number>): boolean {
+    const address = socket.remoteAddress;
+    if (address === undefined || this.current.forwarding.isTrustedProxy(address)) return true;
+    const open = byClient.get(address) ?? 0;
+    if (open >= limit) {
+      socket.destroy();
+      return false;
+    }
+    byClient.set(address, open + 1);
+    socket.once('close', () => {
+      const left = byClient.get(address)! - 1;
+      if (left === 0) byClient.delete(address);
+      else byClient.set(address, left);
+    });
+    return true;
   }
 
   listen(port: number, host: string): Promise<AddressInfo> {
@@ -124,6 +152,25 @@ export class HttpHost implements GatewayHolder {
     }
     return drained;
   }
+}
+
+/**
+ * Node's own guards against slow clients, from server.*: headers must arrive
+ * within headersTimeout and the whole request within requestTimeout, or the
+ * client gets 408 (unparsable-requests.ts) and the connection closes. Node
+ * checks them on a timer (30 s by default, which would let a 1 s timeout run
+ * to 30 s); a tenth of the shorter timeout keeps them within 10%.
+ */
+function slowClientLimits(server: PorticoConfig['server']): http.ServerOptions {
+  const requestTimeout = server.requestTimeoutMs;
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(server.headersTimeoutMs, requestTimeout);
+  return {
+    headersTimeout,
+    requestTimeout,
+    keepAliveTimeout: server.keepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(100, Math.min(1_000, Math.floor(headersTimeout / 10))),
+  };
 }
 
 /** Makes the connection of a response in progress end with it. */

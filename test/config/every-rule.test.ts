@@ -84,6 +84,7 @@ const FIXTURES: Record<string, Fixture> = {
     yaml: base('auth:\n  providers:\n    - issuer: https://issuer.example\n      audience: app\n      jwks: ./keys/missing.json'),
   },
   'config/ignored-key': { yaml: base('backend: { kind: remote, url: "http://127.0.0.1:1", adminKey: "0123456789abcdef", database: ./db.sqlite }') },
+  'config/trust-proxy': { yaml: base('server: { trustProxy: [10.0.0.0/8, 10.0.0.300] }') },
 };
 
 const projects: string[] = [];

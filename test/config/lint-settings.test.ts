@@ -157,3 +157,34 @@ test('a functions folder that does not exist is config/functions-dir', async () 
   );
   assert.deepEqual(unneeded.diagnostics, [], 'no routes and no explicit folder: nothing needs it');
 });
+
+test('server.trustProxy entries that are not addresses or CIDR ranges are config/trust-proxy, each at its own place', async () => {
+  const result = await load(yaml`
+    version: 1
+    server:
+      trustProxy: [loopback, 10.0.0.0/8, 10.0.0.300, "fd00::/200", proxy.internal]
+    routes: []
+  `);
+  assert.equal(result.config, null);
+  assert.deepEqual(locations(result), ['routes.yaml:3:38 config/trust-proxy', 'routes.yaml:3:50 config/trust-proxy', 'routes.yaml:3:64 config/trust-proxy']);
+  assert.match(result.diagnostics[0]!.message, /trustProxy '10\.0\.0\.300' is not an IP address or CIDR range/);
+  const single = await load(yaml`
+    version: 1
+    server: { trustProxy: "192.168.0.0/40" }
+    routes: []
+  `);
+  assert.deepEqual(locations(single), ['routes.yaml:2:23 config/trust-proxy']);
+});
+
+test('server.trustProxy accepts true, a hop count, an address, a range and a list; the slow-client limits resolve to milliseconds', async () => {
+  for (const value of ['true', '2', '10.1.2.3', '"10.0.0.0/8"', '[loopback, "2001:db8::/32", 172.16.0.1]']) {
+    const result = await load(`version: 1\nserver: { trustProxy: ${value}, headersTimeout: 5s, requestTimeout: 1m, maxConnections: 100, maxConnectionsPerClient: 10 }\nroutes: []\n`);
+    assert.deepEqual(result.diagnostics, [], value);
+    const server = result.config!.server;
+    assert.deepEqual([server.headersTimeoutMs, server.requestTimeoutMs, server.maxConnections, server.maxConnectionsPerClient], [5_000, 60_000, 100, 10]);
+  }
+  const defaults = (await load('version: 1\nroutes: []\n')).config!.server;
+  assert.equal(defaults.trustProxy, false);
+  assert.equal(defaults.maxConnectionsPerClient, null);
+  assert.ok(defaults.headersTimeoutMs <= defaults.requestTimeoutMs);
+});

@@ -14,7 +14,18 @@ test('a minimal config resolves to the documented defaults', async () => {
   assert.ok(config);
   assert.equal(config.file, file);
   assert.equal(config.functionsDir, path.join(dir, 'functions'));
-  assert.deepEqual(config.server, { host: '127.0.0.1', port: 3000, publicUrl: null, shutdownTimeoutMs: 30_000 });
+  assert.deepEqual(config.server, {
+    host: '127.0.0.1',
+    port: 3000,
+    publicUrl: null,
+    shutdownTimeoutMs: 30_000,
+    headersTimeoutMs: 20_000,
+    requestTimeoutMs: 300_000,
+    keepAliveTimeoutMs: 5_000,
+    maxConnections: 10_000,
+    maxConnectionsPerClient: null,
+    trustProxy: false,
+  });
   assert.deepEqual(config.limits, { body: 20 * 1024 * 1024, response: 20 * 1024 * 1024, timeoutMs: 120_000 });
   assert.deepEqual(config.backend, { kind: 'local', database: { kind: 'sqlite', file: path.join(dir, '.data/portico.sqlite') } });
   assert.deepEqual(config.storage, { kind: 'fs', dir: path.join(dir, '.data/storage') });
