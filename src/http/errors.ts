@@ -42,6 +42,12 @@ export const GATEWAY_ERRORS = {
   // The database cannot be reached (restarting, connection lost, no pooled
   // connection free in time): nothing was acknowledged; try again shortly.
   DatabaseUnavailable: { status: 503, message: 'The database is unavailable; try again shortly' },
+  // A gateway tier's function tier (backend.kind: remote) failed the call:
+  // unreachable (nothing was sent), broke off or answered nonsense (the call
+  // may or may not have run), or did not answer within limits.timeout.
+  BackendUnavailable: { status: 503, message: 'The function backend cannot be reached; try again shortly' },
+  BadGateway: { status: 502, message: 'The function backend broke off, or sent an answer that cannot be used' },
+  BackendTimeout: { status: 504, message: 'The function backend did not answer in time' },
   Timeout: { status: 504, message: 'The handler did not answer in time' },
 } as const satisfies Record<string, { status: number; message: string; plainText?: true }>;
 

@@ -48,7 +48,8 @@ export async function buildBackend(config: PorticoConfig, modules: LoadedModules
   const urls = storageUrls(config, baseUrl);
   if (config.backend.kind === 'remote') {
     const { RemoteBackend } = await import('../backends/remote/remote-backend.js');
-    const remote = new RemoteBackend(config.backend.url, config.backend.adminKey);
+    // A call still running past the gateway's own timeout has nobody waiting for it.
+    const remote = new RemoteBackend(config.backend.url, config.backend.adminKey, { timeoutMs: config.limits.timeoutMs });
     return { backend: remote, storage: await remote.storageParts(), urls };
   }
   const store = await resources.store(config.backend.database);

@@ -1,4 +1,5 @@
-import type { JSONValue } from '../../values/value.js';
+import { GatewayError } from '../../http/errors.js';
+import { jsonToConvex, type JSONValue } from '../../values/value.js';
 import type { CallRequest, CallResult, FunctionBackend } from '../function-backend.js';
 import type { StorageParts } from '../../server/resources.js';
 import { FunctionNameError, parseFunctionName } from '../../functions/names.js';
@@ -15,17 +16,34 @@ import { CALLER_HEADER, IDENTITY_ERROR_HEADER } from './protocol.js';
 //     functions to clients of the gateway tier.
 // Values and errors cross in convex_encoded_json, so bigints, bytes and
 // ConvexError data arrive intact.
+//
+// When the far side fails, the caller gets a catalogue error, never a
+// function error it might mistake for the function's own answer, and never
+// part of an answer: the whole body is read and checked before anything is
+// returned. 503 BackendUnavailable when nothing could be sent (the call did
+// not run), 502 BadGateway when the connection broke off or the answer is
+// unusable (the call may have run), 504 BackendTimeout past the timeout.
+// The far side's own 503 (its database is down, it is stopping) passes on.
 
-const CALL_TIMEOUT_MS = 5 * 60_000;
+/** Past the gateway's own handler timeout (limits.timeout) nobody is waiting for the answer. */
+const DEFAULT_TIMEOUT_MS = 120_000;
+/** Connection errors that mean the request never reached the far side. */
+const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/** How much of an unusable answer goes into the error message. */
+const SHOWN = 300;
 
 export class RemoteBackend implements FunctionBackend {
   readonly description: string;
   readonly storage: RemoteStorage;
 
+  private readonly timeoutMs: number;
+
   constructor(
     private readonly url: string,
     private readonly adminKey: string,
+    options: { timeoutMs?: number } = {},
   ) {
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.description = `remote (${url})`;
     this.storage = new RemoteStorage(url, adminKey);
   }
@@ -54,32 +72,63 @@ export class RemoteBackend implements FunctionBackend {
       if (error instanceof FunctionNameError) return { status: 'error', errorMessage: error.message, logLines: [] };
       throw error;
     }
-    let response: Response;
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    let status: number;
+    let text: string;
     try {
-      response = await fetch(`${this.url}/api/${target.endpoint}`, {
+      const response = await fetch(`${this.url}/api/${target.endpoint}`, {
         method: 'POST',
         headers,
         body: JSON.stringify({ ...target.body, args: request.args, format: 'convex_encoded_json' }),
-        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+        signal,
       });
+      status = response.status;
+      // The whole answer, before any of it is used: a tier that dies halfway
+      // fails the call here instead of handing on half an answer.
+      text = await response.text();
     } catch (error) {
-      return { status: 'error', errorMessage: `The function backend at ${this.url} could not be reached: ${(error as Error).message}`, logLines: [] };
+      throw this.transportFailure(error);
     }
-    const text = await response.text();
-    let body: Record<string, JSONValue>;
+    return this.result(status, text);
+  }
+
+  /** The far side's answer as a call result, or the catalogue error it amounts to. */
+  private result(status: number, text: string): CallResult {
+    let body: Record<string, JSONValue> | null = null;
     try {
-      body = JSON.parse(text);
+      const parsed: unknown = JSON.parse(text);
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) body = parsed as Record<string, JSONValue>;
     } catch {
-      return { status: 'error', errorMessage: `The function backend answered ${response.status} with a body that is not JSON`, logLines: [] };
+      // Not JSON: reported below with what it was.
     }
-    const logLines = Array.isArray(body.logLines) ? (body.logLines as string[]) : [];
-    if (response.ok && body.status === 'success') return { status: 'success', value: body.value ?? null, logLines };
-    if (response.ok && body.status === 'error') {
-      return body.errorData !== undefined
-        ? { status: 'error', errorMessage: String(body.errorMessage), errorData: body.errorData, logLines }
-        : { status: 'error', errorMessage: String(body.errorMessage), logLines };
+    if (status !== 200 || body === null || (body.status !== 'success' && body.status !== 'error')) {
+      const shown = `${status}: ${text.length > SHOWN ? `${text.slice(0, SHOWN)}...` : text}`;
+      if (status === 503) throw new GatewayError('BackendUnavailable', `The function backend at ${this.url} is unavailable (${shown})`);
+      throw new GatewayError('BadGateway', `The function backend at ${this.url} answered with something other than a function result (${shown})`);
     }
-    return { status: 'error', errorMessage: `The function backend refused the call (${response.status}): ${text}`, logLines };
+    const logLines = Array.isArray(body.logLines) ? body.logLines.filter((line): line is string => typeof line === 'string') : [];
+    const value = body.status === 'success' ? (body.value ?? null) : body.errorData;
+    try {
+      // Checked here, so that a malformed value is the far side's fault on every path that decodes it later.
+      if (value !== undefined) jsonToConvex(value);
+    } catch (error) {
+      throw new GatewayError('BadGateway', `The function backend at ${this.url} sent a value that is not a Convex value: ${(error as Error).message}`);
+    }
+    if (body.status === 'success') return { status: 'success', value: value ?? null, logLines };
+    const errorMessage = String(body.errorMessage);
+    return value !== undefined ? { status: 'error', errorMessage, errorData: value, logLines } : { status: 'error', errorMessage, logLines };
+  }
+
+  private transportFailure(error: unknown): GatewayError {
+    if ((error as Error | null)?.name === 'TimeoutError') {
+      return new GatewayError('BackendTimeout', `The function backend at ${this.url} did not answer within ${this.timeoutMs} ms`);
+    }
+    const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
+    const reason = cause?.code ?? cause?.message ?? (error as Error | null)?.message ?? String(error);
+    if (cause?.code !== undefined && NOT_SENT.has(cause.code)) {
+      return new GatewayError('BackendUnavailable', `The function backend at ${this.url} cannot be reached (${reason}); the call was not made`);
+    }
+    return new GatewayError('BadGateway', `The connection to the function backend at ${this.url} broke off before its answer was complete (${reason}); the call may or may not have run`);
   }
 
   async close(): Promise<void> {}
