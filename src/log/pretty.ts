@@ -15,7 +15,8 @@
 
 const HOLD_MS = 2000;
 const MAX_HELD_REQUESTS = 1000;
-const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'err', 'reqId', 'console', 'source']);
+// `changes` (of a reload) is spelled out in its message already.
+const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'err', 'reqId', 'console', 'source', 'changes']);
 const LEVELS: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
 interface Line {
@@ -104,7 +105,7 @@ export class PrettyStream {
   private fields(line: Line): string {
     return Object.entries(line)
       .filter(([key]) => !HIDDEN.has(key))
-      .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+      .map(([key, value]) => `${key}=${typeof value === 'string' ? shortHash(value) : JSON.stringify(value)}`)
       .join(' ');
   }
 
@@ -147,6 +148,11 @@ function clock(time: number): string {
 function duration(ms: number): string {
   if (!Number.isFinite(ms)) return '-';
   return ms < 100 ? `${ms.toFixed(1)}ms` : ms < 10_000 ? `${Math.round(ms)}ms` : `${(ms / 1000).toFixed(1)}s`;
+}
+
+/** A sha256 (configHash, codeHash) as its first 12 digits: enough to tell versions apart. */
+function shortHash(value: string): string {
+  return /^[0-9a-f]{64}$/.test(value) ? `${value.slice(0, 12)}…` : value;
 }
 
 /** The first 8 characters of a request id, enough to find it in the JSON log. */

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
-import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { BIN, startGateway, type RunningGateway } from '../helpers/gateway.js';
 
 // `portico dev` never misses a save, whatever the editor: every way of
 // saving a file reloads, observed through the handler's answer or the
@@ -167,6 +168,41 @@ describe('portico dev and its terminal', () => {
       socket.once('error', () => resolve(true));
     });
     assert.ok(refused, 'nothing listens on the port any more');
+  });
+
+  test('closing the terminal leaves no gateway holding the port (a real pseudo-terminal, closed)', async (t) => {
+    if (!existsSync('/usr/bin/script')) {
+      t.skip('SKIPPED LOUDLY: util-linux `script` is needed to give dev a real terminal');
+      return;
+    }
+    // `script` runs dev on a pseudo-terminal; killing it closes the
+    // terminal, and the kernel hangs up dev's process group, as when a
+    // terminal window is closed. Regression: dev treated SIGHUP as "reload"
+    // and went on serving, an orphan holding the port.
+    const terminal = spawn('script', ['-qfec', `${process.execPath} ${BIN} dev --port 0`, '/dev/null'], { cwd: dir, stdio: ['pipe', 'pipe', 'ignore'] });
+    let screen = '';
+    terminal.stdout.setEncoding('utf8').on('data', (chunk) => (screen += chunk));
+    let url = '';
+    try {
+      await waitUntil('dev listens on the terminal', async () => {
+        url = /listening on (http:\/\/[^\s]+)/.exec(screen)?.[1] ?? '';
+        return url !== '';
+      }, 30_000);
+      assert.equal(await answer(url), 'hi');
+      await waitUntil('the pretty request line reaches the terminal', async () => /GET \/hello \S*200/.test(screen));
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; the terminal showed:\n${screen}`);
+    } finally {
+      terminal.kill('SIGKILL');
+    }
+    await waitUntil('nothing answers on the port any more', async () => {
+      try {
+        await fetch(`${url}/hello`);
+        return false;
+      } catch {
+        return true;
+      }
+    });
   });
 
   test('serve keeps SIGHUP as a reload and goes on serving', async () => {
