@@ -27,6 +27,8 @@ export interface StorageParts {
   uploadToken(): Promise<string>;
   /** The /storage endpoints under the function API prefix. */
   http(uploadLimit: number, adminKey: string | null, disposition: (contentType: string | null) => Disposition): SubMount;
+  /** Stops its background work (the orphan sweep); a retired storage does nothing more. */
+  close(): void;
 }
 
 type LocalDatabase = Extract<BackendConfig, { kind: 'local' }>['database'];
@@ -35,6 +37,8 @@ export class SharedResources {
   private readonly stores = new Map<string, Promise<Store>>();
   private readonly storages = new Map<string, Promise<StorageParts>>();
   private readonly authenticators = new Map<string, Authenticator>();
+  /** Retired databases waiting out their grace period. */
+  private readonly closing = new Map<NodeJS.Timeout, Promise<Store>>();
 
   constructor(private readonly logger: Logger) {}
 
@@ -51,7 +55,7 @@ export class SharedResources {
 
   /** Storage over `store`, the store of `database`. */
   storage(config: PorticoConfig, database: LocalDatabase, store: Store): Promise<StorageParts> {
-    const key = `${databaseKey(database)}|${config.storage.kind}:${config.storage.dir}`;
+    const key = storageKey(config, database);
     let parts = this.storages.get(key);
     if (!parts) {
       parts = openStorage(config, store, this.logger);
@@ -69,28 +73,51 @@ export class SharedResources {
   }
 
   /**
-   * After a reload: closes the databases the serving config no longer uses,
-   * once requests that started on the previous version have had `graceMs`
-   * to finish (the same time a stop gives them).
+   * After a reload: closes the databases and storages the serving config no
+   * longer uses. A storage stops its sweep at once; a database is closed once
+   * requests that started on the previous version have had `graceMs` to
+   * finish (the same time a stop gives them).
    */
-  retireUnused(backend: BackendConfig, graceMs: number): void {
+  retireUnused(config: PorticoConfig, graceMs: number): void {
+    const backend = config.backend;
     const inUse = backend.kind === 'local' ? databaseKey(backend.database) : null;
+    const storageInUse = backend.kind === 'local' ? storageKey(config, backend.database) : null;
+    for (const [key, parts] of this.storages) {
+      if (key === storageInUse) continue;
+      this.storages.delete(key);
+      parts.then((opened) => opened.close(), () => {});
+    }
     for (const [key, store] of this.stores) {
       if (key === inUse) continue;
       this.stores.delete(key);
-      for (const storageKey of this.storages.keys()) if (storageKey.startsWith(`${key}|`)) this.storages.delete(storageKey);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        this.closing.delete(timer);
         store.then((opened) => opened.close()).catch((error) => this.logger.warn({ err: error }, 'closing a retired database failed'));
-      }, graceMs).unref();
+      }, graceMs);
+      timer.unref();
+      this.closing.set(timer, store);
       this.logger.info({ database: key.replace(/\/\/[^@/]*@/, '//***@') }, 'the reloaded config no longer uses this database; closing it after the grace period');
     }
+    const providers = JSON.stringify(config.auth.providers);
+    for (const key of this.authenticators.keys()) if (key !== providers) this.authenticators.delete(key);
   }
 
   async close(): Promise<void> {
-    const stores = await Promise.allSettled([...this.stores.values()]);
+    const storages = await Promise.allSettled([...this.storages.values()]);
+    this.storages.clear();
+    for (const result of storages) if (result.status === 'fulfilled') result.value.close();
+    // Retired databases still in their grace period are closed now.
+    const retired = [...this.closing.values()];
+    for (const timer of this.closing.keys()) clearTimeout(timer);
+    this.closing.clear();
+    const stores = await Promise.allSettled([...this.stores.values(), ...retired]);
     this.stores.clear();
     for (const result of stores) if (result.status === 'fulfilled') await result.value.close();
   }
+}
+
+function storageKey(config: PorticoConfig, database: LocalDatabase): string {
+  return `${databaseKey(database)}|${config.storage.kind}:${config.storage.dir}`;
 }
 
 function databaseKey(database: LocalDatabase): string {
@@ -108,7 +135,7 @@ const SWEEP_EVERY_MS = 60 * 60 * 1000;
 async function openStorage(config: PorticoConfig, store: Store, logger: Logger): Promise<StorageParts> {
   const files = await FileMetadata.open(store);
   const tokens = await UploadTokens.open(store);
-  let service: StorageService & { sweepOrphans(): Promise<number> };
+  let service: StorageService & { sweepOrphans(signal?: AbortSignal): Promise<number> };
   if (config.storage.kind === 'database') {
     const { DatabaseStorage } = await import('../storage/database-storage.js');
     service = await DatabaseStorage.open(store, files);
@@ -116,19 +143,26 @@ async function openStorage(config: PorticoConfig, store: Store, logger: Logger):
     service = new FsStorage(path.resolve(config.storage.dir), files);
   }
   // Leftovers of crashed uploads and of rolled-back mutations are cleared in
-  // the background, now and every hour.
+  // the background, now and every hour, until a reload retires this storage
+  // (a sweep under way stops between two files).
+  const retired = new AbortController();
   const sweep = () =>
-    service.sweepOrphans().then(
+    service.sweepOrphans(retired.signal).then(
       (removed) => removed > 0 && logger.info({ removed }, 'removed orphan storage files'),
-      (error) => logger.warn({ err: error }, 'could not sweep orphan storage files'),
+      (error) => retired.signal.aborted || logger.warn({ err: error }, 'could not sweep orphan storage files'),
     );
   void sweep();
-  setInterval(sweep, SWEEP_EVERY_MS).unref();
+  const timer = setInterval(sweep, SWEEP_EVERY_MS);
+  timer.unref();
   const isId = (id: string) => files.isId(id);
   return {
     service,
     isId,
     uploadToken: async () => tokens.issue(),
     http: (uploadLimit, adminKey, disposition) => new StorageHttp(service, tokens, isId, uploadLimit, adminKey, disposition),
+    close: () => {
+      clearInterval(timer);
+      retired.abort();
+    },
   };
 }

@@ -119,10 +119,16 @@ export class DatabaseStorage implements StorageService, FileBytes {
     return new TransactionStorage(this, this.files, tx);
   }
 
-  async sweepOrphans(): Promise<number> {
+  /** Stops between two files once `signal` aborts (its storage was retired). */
+  async sweepOrphans(signal?: AbortSignal): Promise<number> {
     const orphans = await this.database.orphanChunkIds(ORPHAN_AGE_MS);
-    for (const id of orphans) await this.database.deleteChunks(id);
-    return orphans.length;
+    let removed = 0;
+    for (const id of orphans) {
+      if (signal?.aborted) break;
+      await this.database.deleteChunks(id);
+      removed += 1;
+    }
+    return removed;
   }
 
   /** Bytes start..end (inclusive), fetched a few chunks at a time. */

@@ -116,8 +116,9 @@ export class FsStorage implements StorageService, FileBytes {
    * Removes what crashed writes left behind: temporary files, and files
    * whose metadata was never committed. Only files older than an hour are
    * touched, so writes in progress (in this or another process) are safe.
+   * Stops between two files once `signal` aborts (its storage was retired).
    */
-  async sweepOrphans(): Promise<number> {
+  async sweepOrphans(signal?: AbortSignal): Promise<number> {
     let removed = 0;
     const cutoff = Date.now() - ORPHAN_AGE_MS;
     let shards: string[];
@@ -135,6 +136,7 @@ export class FsStorage implements StorageService, FileBytes {
         continue;
       }
       for (const name of names) {
+        if (signal?.aborted) return removed;
         const file = path.join(folder, name);
         const info = await stat(file).catch(() => null);
         if (!info || !info.isFile() || info.mtimeMs > cutoff) continue;

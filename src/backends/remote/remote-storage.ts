@@ -11,6 +11,7 @@ import type { SubMount } from '../../api/function-api.js';
 import type { StorageParts } from '../../server/resources.js';
 import type { ByteRange, StorageService, StoreOptions, StoredFile } from '../../storage/storage-service.js';
 import { STORAGE_HEADERS, type Disposition } from '../../storage/file-headers.js';
+import { transportFailure } from './remote-backend.js';
 
 // Files of a gateway tier in front of a remote function tier: they live on
 // the function tier, reached through its storage endpoints with the admin
@@ -34,6 +35,8 @@ export class RemoteStorage implements StorageService {
       isId: (id) => tableNumberOf(id) !== null,
       uploadToken: () => this.uploadToken(),
       http: (uploadLimit, adminKey, disposition) => new StorageForwarder(this.url, this.adminKey, uploadLimit, adminKey, disposition),
+      // Nothing runs in the background here: the function tier sweeps its own files.
+      close: () => {},
     };
   }
 
@@ -161,7 +164,8 @@ class StorageForwarder implements SubMount {
         closeAfterResponse(res);
         throw GatewayError.payloadTooLarge(this.uploadLimit);
       }
-      throw error;
+      // The function tier is down or broke off: a catalogue 503/502, not an internal error.
+      throw transportFailure(error, this.url, 0);
     }
     const out = [...answerHeaders(exchange)];
     for (const name of FORWARDED_RESPONSE_HEADERS) {
