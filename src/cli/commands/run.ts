@@ -7,7 +7,6 @@ import { SharedResources } from '../../server/resources.js';
 import { describeBackend, isEnvironmentError } from '../../server/startup-error.js';
 import { createLogger } from '../../log/logger.js';
 import { installConsoleCapture } from '../../log/console-capture.js';
-import { installFetchGlobals } from '../../http/fetch-globals.js';
 import { convexToJson, jsonToConvex, toCleanJson, type Value } from '../../values/value.js';
 import { failedSummary } from '../report.js';
 import { CONFIG_OPTION, EXIT, LOG_FORMAT_OPTION, parse, parseLogFormat, UsageError, type Command } from '../command.js';
@@ -23,7 +22,7 @@ export const run: Command = {
   summary: 'run a query, mutation or action once (as an admin) and print its result as JSON',
   usage: 'portico run NAME [ARGS_JSON] [options]',
   positionals: 'NAME: the function, as Convex names it ("messages:list", "dir/file:fn"). ARGS_JSON: its arguments as one JSON object (default: {}).',
-  options: [CONFIG_OPTION, LOG_FORMAT_OPTION],
+  options: [{ ...CONFIG_OPTION, description: 'the config file' }, LOG_FORMAT_OPTION],
   exitCodes: ['1  the function failed (its error on stderr), or the config has errors'],
   async run(argv, io) {
     const { values, positionals } = parse(argv, run.options, true);
@@ -40,7 +39,6 @@ export const run: Command = {
       }
     }
 
-    installFetchGlobals();
     const file = path.resolve(io.cwd, (values.config as string | undefined) ?? 'routes.yaml');
     const check = await checkProject(file, { env: io.env });
     if (!check.config || !check.modules) {
