@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Diagnostic } from '../config/diagnostics.js';
 import type { PorticoConfig } from '../config/types.js';
 import { formatText } from '../config/diagnostics.js';
+import { installFetchGlobals } from '../http/fetch-globals.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { installConsoleCapture } from '../log/console-capture.js';
 import type Koa from 'koa';
@@ -13,7 +14,6 @@ import { buildGeneration, type BaseUrl, type Generation } from './generation.js'
 import { SharedResources } from './resources.js';
 import { describeChanges, reloadChanges, type ReloadChanges } from './reload-changes.js';
 import { describeBackend, isEnvironmentError, listenFailure, StartupError } from './startup-error.js';
-import { activeMetrics, processMetrics } from '../metrics/metrics.js';
 
 // A running gateway: start, reload, stop. A reload checks and builds the
 // whole next generation off the request path, then swaps one reference; if
@@ -76,6 +76,7 @@ export class Runtime {
    * diagnostics when the config or the code is invalid.
    */
   static async create(options: StartOptions): Promise<Runtime> {
+    installFetchGlobals();
     const configFile = path.resolve(options.configFile);
     const env = options.env ?? process.env;
     const check = await checkProject(configFile, { env });
@@ -97,7 +98,6 @@ export class Runtime {
       throw error;
     }
     const host = new HttpHost(generation.gateway, logger);
-    if (config.metrics) processMetrics().countInFlight(() => host.inFlight.count);
     const listen = { port: options.port ?? config.server.port, host: options.host ?? config.server.host };
     return new Runtime(configFile, host, logger, resources, generation, baseUrl, env, listen);
   }
@@ -177,7 +177,6 @@ export class Runtime {
         return { ok: false, diagnostics: [] };
       });
     const result = (this.reloading ?? Promise.resolve()).then(run, run);
-    void result.then((outcome) => activeMetrics()?.reload(outcome.ok));
     this.reloading = result;
     return result;
   }
