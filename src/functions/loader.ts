@@ -210,8 +210,11 @@ async function bundle(files: string[], functionsDir: string, buildDir: string | 
       metafile: true,
     });
     const code: string[] = [];
-    // Input paths are relative to esbuild's working directory, the process's.
-    const inputs = Object.keys(result.metafile.inputs).map((input) => path.resolve(input));
+    // Input paths are relative to esbuild's working directory, the process's;
+    // inputs of a plugin's own namespace ("ns:path") are not files.
+    const inputs = Object.keys(result.metafile.inputs)
+      .filter((input) => !/^[a-z][a-z0-9-]*:/i.test(input))
+      .map((input) => path.resolve(input));
     if (buildDir === null) return { outputs: code, inputs };
     for (const output of result.outputFiles) {
       await mkdir(path.dirname(output.path), { recursive: true });
