@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { newId } from '../../src/database/ids.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { makeProject, removeProject } from '../helpers/project.js';
 import { startStandIn, type Mode, type StandIn } from './remote-stand-in.js';
@@ -130,6 +131,9 @@ describe('a gateway tier over a function tier that misbehaves (a stand-in)', () 
     assert.ok(api.ms < 1000, `answered after ${api.ms} ms`);
     const action = await timed(`${gateway.url}/call`);
     assertCatalogueError(action, 503, 'BackendUnavailable', 'tier gone, HTTP action');
+    // Files live on the function tier too: reading one is refused the same way, not with an internal error.
+    const file = await timed(`${gateway.url}/api/storage/${newId(1)}`);
+    assertCatalogueError(file, 503, 'BackendUnavailable', 'tier gone, file read');
 
     standIn = await startStandIn('healthy', port);
     assert.deepEqual((await apiQuery(gateway)).body, { status: 'success', value: 'ok from the stand-in' });

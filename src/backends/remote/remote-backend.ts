@@ -87,7 +87,7 @@ export class RemoteBackend implements FunctionBackend {
       // fails the call here instead of handing on half an answer.
       text = await response.text();
     } catch (error) {
-      throw this.transportFailure(error);
+      throw transportFailure(error, this.url, this.timeoutMs);
     }
     return this.result(status, text);
   }
@@ -100,6 +100,13 @@ export class RemoteBackend implements FunctionBackend {
       if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) body = parsed as Record<string, JSONValue>;
     } catch {
       // Not JSON: reported below with what it was.
+    }
+    if (status >= 400 && status < 500 && status !== 401 && status !== 403 && typeof body?.code === 'string' && typeof body.message === 'string') {
+      // The far side refused the call itself (a malformed function name,
+      // arguments over its limit): the caller's mistake, reported as the
+      // local backend reports it. 401 and 403 mean this tier's admin key is
+      // wrong, which is no caller's doing.
+      return { status: 'error', errorMessage: body.message, logLines: [] };
     }
     if (status !== 200 || body === null || (body.status !== 'success' && body.status !== 'error')) {
       const shown = `${status}: ${text.length > SHOWN ? `${text.slice(0, SHOWN)}...` : text}`;
@@ -119,18 +126,6 @@ export class RemoteBackend implements FunctionBackend {
     return value !== undefined ? { status: 'error', errorMessage, errorData: value, logLines } : { status: 'error', errorMessage, logLines };
   }
 
-  private transportFailure(error: unknown): GatewayError {
-    if ((error as Error | null)?.name === 'TimeoutError') {
-      return new GatewayError('BackendTimeout', `The function backend at ${this.url} did not answer within ${this.timeoutMs} ms`);
-    }
-    const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
-    const reason = cause?.code ?? cause?.message ?? (error as Error | null)?.message ?? String(error);
-    if (cause?.code !== undefined && NOT_SENT.has(cause.code)) {
-      return new GatewayError('BackendUnavailable', `The function backend at ${this.url} cannot be reached (${reason}); the call was not made`);
-    }
-    return new GatewayError('BadGateway', `The connection to the function backend at ${this.url} broke off before its answer was complete (${reason}); the call may or may not have run`);
-  }
-
   async close(): Promise<void> {}
 }
 
@@ -146,4 +141,21 @@ function endpointFor(request: CallRequest): { endpoint: string; body: Record<str
   const name = parseFunctionName(request.name);
   const segments = [...name.module.split('/'), name.exportName].map(encodeURIComponent);
   return { endpoint: `run/${segments.join('/')}`, body: {} };
+}
+
+/**
+ * The catalogue error for a request to the far side that failed in transit
+ * (also used by its storage forwarding): 504 past the timeout, 503 when the
+ * request never left, 502 when the connection broke off after it did.
+ */
+export function transportFailure(error: unknown, url: string, timeoutMs: number): GatewayError {
+  if ((error as Error | null)?.name === 'TimeoutError') {
+    return new GatewayError('BackendTimeout', `The function backend at ${url} did not answer within ${timeoutMs} ms`);
+  }
+  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
+  const reason = cause?.code ?? cause?.message ?? (error as Error | null)?.message ?? String(error);
+  if (cause?.code !== undefined && NOT_SENT.has(cause.code)) {
+    return new GatewayError('BackendUnavailable', `The function backend at ${url} cannot be reached (${reason}); the call was not made`);
+  }
+  return new GatewayError('BadGateway', `The connection to the function backend at ${url} broke off before its answer was complete (${reason}); the call may or may not have run`);
 }
