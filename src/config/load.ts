@@ -10,6 +10,7 @@ import { expandDocument, readEnv, type Env } from './env.js';
 import { lintCors } from './lint-cors.js';
 import { lintHandlers, type InspectHandler } from './lint-handlers.js';
 import { lintRoutes } from './lint-routes.js';
+import { lintProxy } from './lint-proxy.js';
 import { lintFunctionsDir, lintSettings } from './lint-settings.js';
 import { record, type RawConfig } from './raw.js';
 import { resolveConfig } from './resolve.js';
@@ -69,6 +70,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
   const config = record(data);
   lintRoutes(config, lintReport);
   lintCors(config, lintReport);
+  lintProxy(config, lintReport);
   const [functionsDir] = await Promise.all([lintFunctionsDir(config, dir, lintReport), lintSettings(config, dir, env, lintReport)]);
   if (functionsDir && options.inspectHandler) await lintHandlers(config, functionsDir, options.inspectHandler, lintReport);
 

@@ -43,6 +43,9 @@ export const RULES = {
   'routes/duplicate-param': { severity: 'error', description: 'A path names the same parameter twice.' },
   'routes/prefix-trailing-slash': { severity: 'error', description: 'A pathPrefix must end with /.' },
   'routes/reserved-path': { severity: 'error', description: 'A route sits under /_portico/ or under the function API prefix.' },
+  'routes/handler-or-proxy': { severity: 'error', description: 'A route must have exactly one of handler and proxy.' },
+  'proxy/strip-without-prefix': { severity: 'error', description: 'proxy.stripPrefix on an exact path, or together with proxy.rewrite.' },
+  'proxy/unknown-param': { severity: 'error', description: 'proxy.rewrite names a {param} the route path does not declare, or {*} on an exact path.' },
   'routes/auth-without-provider': { severity: 'error', description: 'A route requires auth but no auth provider is configured, so every request would get 401.' },
 
   'cors/credentials-wildcard': { severity: 'error', description: "credentials: true together with origin '*'." },

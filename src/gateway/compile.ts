@@ -4,6 +4,8 @@ import { RouteTable, type PathGroup } from '../routing/route-table.js';
 import type { LoadedModules } from '../functions/loader.js';
 import { Gateway, type GatewayServices, type Mount } from './gateway.js';
 import type { CompiledRoute, PreflightInfo } from './compiled-route.js';
+import { ProxyRoute } from '../proxy/proxy-route.js';
+import { PROXY_ACTION } from './run-proxy.js';
 
 // routes.yaml + loaded modules → an immutable Gateway. All per-route work
 // happens here, once: handlers resolved, CORS policies compiled (one per
@@ -29,7 +31,7 @@ export function compileGateway(
   };
 
   const routes = config.routes.map((route) => {
-    const action = modules.httpActions.get(route.handler);
+    const action = route.proxy ? PROXY_ACTION : modules.httpActions.get(route.handler);
     if (!action) {
       // The config check reports this with its line; reaching here is a bug.
       throw new CompileError(`${route.methods.join(',')} ${route.path}: handler "${route.handler}" is not an HTTP action`);
@@ -43,6 +45,7 @@ export function compileGateway(
       bodyLimit: route.bodyLimit,
       responseLimit: route.responseLimit,
       timeoutMs: route.timeoutMs,
+      proxy: route.proxy ? new ProxyRoute({ config: route.proxy, routePath: route.path, isPrefix: route.kind === 'prefix', ownCors: route.cors !== null, logger: services.logger }) : null,
     };
     return { path: route.path, kind: route.kind, methods: route.methods, value: compiled };
   });

@@ -1,5 +1,6 @@
 import type { CompiledCors } from '../cors/compiled-cors.js';
 import type { HttpAction } from '../functions/registration.js';
+import type { ProxyRoute } from '../proxy/proxy-route.js';
 
 // A route as the hot path uses it: everything resolved ahead of time.
 export interface CompiledRoute {
@@ -12,6 +13,8 @@ export interface CompiledRoute {
   bodyLimit: number;
   responseLimit: number;
   timeoutMs: number;
+  /** Set for a proxy route: it forwards instead of running `action`. */
+  proxy: ProxyRoute | null;
 }
 
 /** What a generated OPTIONS preflight answers for one path. */

@@ -1,0 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AuthError } from '../auth/authenticator.js';
+import { GatewayError } from '../http/errors.js';
+import { challengeText } from '../http/header-values.js';
+import { forwardingFor } from '../http/forwarding.js';
+import type { CompiledRoute } from './compiled-route.js';
+import type { Exchange } from './exchange.js';
+import { answerGatewayError, closeAfterResponse } from './gateway-responses.js';
+import type { ActionServices } from './run-http-action.js';
+
+// A proxy route, from the matched route to the relayed answer: `auth:
+// required` is checked first (401 before anything reaches the upstream),
+// then src/proxy forwards it. Every error answer goes through the catalogue
+// here, with the request id and the route's CORS headers.
+
+const DIRECT = forwardingFor(false);
+
+export function runProxy(
+  services: ActionServices,
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: Exchange,
+  route: CompiledRoute,
+  params: Record<string, string>,
+): number | Promise<number> {
+  const proxy = route.proxy!;
+  const fail = (error: GatewayError, close: boolean) => {
+    if (close) closeAfterResponse(res);
+    return answerGatewayError(res, exchange, error);
+  };
+  const forward = () => proxy.forward(req, res, params, exchange, services.forwarding ?? DIRECT, fail);
+  if (!route.authRequired) return forward();
+  return services.identityOf(req).get().then(
+    (user) => (user !== null ? forward() : refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'), false)),
+    (error) => refuse(res, exchange, error instanceof AuthError ? new GatewayError(error.code, error.message) : new GatewayError('Unauthenticated', (error as Error).message), true),
+  );
+}
+
+/** 401 with the RFC 6750 challenge, as handler routes answer it. */
+function refuse(res: ServerResponse, exchange: Exchange, error: GatewayError, invalidToken: boolean): number {
+  const challenge = invalidToken ? `Bearer realm="portico", error="invalid_token", error_description="${challengeText(error.message)}"` : 'Bearer realm="portico"';
+  // The client may still be sending a body nobody will read.
+  closeAfterResponse(res);
+  return answerGatewayError(res, exchange, error.withHeaders([['www-authenticate', challenge]]));
+}
+
+/** The `action` of a proxy route: never run, since the gateway forwards such routes. */
+export const PROXY_ACTION = {
+  kind: 'httpAction',
+  handler: () => Promise.reject(new Error('a proxy route has no handler')),
+} as unknown as CompiledRoute['action'];

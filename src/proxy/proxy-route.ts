@@ -1,0 +1,188 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import type { Dispatcher } from 'undici';
+import type { ProxyConfig } from '../config/types.js';
+import { GatewayError } from '../http/errors.js';
+import type { Forwarding } from '../http/forwarding.js';
+import { writeHeadSafely } from '../http/header-values.js';
+import { BodyRelay } from './body-relay.js';
+import { clientResponseHeaders, requestHeaderPlan, upstreamRequestHeaders, type RequestHeaderPlan } from './hop-headers.js';
+import { compileTargetPath, type TargetPath } from './target-path.js';
+import { UpstreamSet, type FailureKind, type Upstream } from './upstream-set.js';
+
+// A proxy route: the request goes to one of the route's upstreams and the
+// answer comes back, both bodies streamed with backpressure (never held
+// whole). Everything per route (target path, header plan, upstream set and
+// pools) is prepared once here; `forward` is the per-request path.
+//
+// Failures: a refused connection sends the request to the next upstream
+// (nothing reached the refusing one, so any method may go on, as long as
+// its body was not read yet); a connection that breaks before the answer
+// is retried, up to `retries` times, for idempotent methods without a
+// body; no answer within the timeout is 504, every other failure 502.
+// A client that hangs up aborts the upstream request.
+
+/** What the gateway knows of the request it forwards. */
+export interface ProxyExchange {
+  requestId: string;
+  /** Headers every answer carries (x-request-id, the gateway's CORS headers). */
+  headers: readonly string[];
+  vary: boolean;
+}
+
+/** Answers with a catalogue error (or breaks the connection if the head is out); `close` when the client's body was left unread. */
+export type FailAnswer = (error: GatewayError, close: boolean) => number;
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
+const REFUSED = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const TIMED_OUT = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+/** Logged for a request whose client hung up before it could be answered (as nginx does). */
+const CLIENT_CLOSED_REQUEST = 499;
+
+export interface ProxyRouteOptions {
+  config: ProxyConfig;
+  routePath: string;
+  isPrefix: boolean;
+  /** The route has a CORS policy: the upstream's Access-Control-* headers are replaced. */
+  ownCors: boolean;
+  logger: Logger;
+}
+
+export class ProxyRoute {
+  readonly set: UpstreamSet;
+  private readonly targets: Map<Upstream, TargetPath>;
+  private readonly plan: RequestHeaderPlan;
+  private readonly config: ProxyConfig;
+  private readonly ownCors: boolean;
+  private readonly logger: Logger;
+
+  constructor({ config, routePath, isPrefix, ownCors, logger }: ProxyRouteOptions) {
+    this.config = config;
+    this.ownCors = ownCors;
+    this.logger = logger;
+    this.set = new UpstreamSet(config.upstreams, config.ejectAfter, config.cooldownMs);
+    this.targets = new Map(
+      this.set.upstreams.map((upstream) => [
+        upstream,
+        compileTargetPath({ routePath, isPrefix, stripPrefix: config.stripPrefix, rewrite: config.rewrite, basePath: upstream.basePath }),
+      ]),
+    );
+    this.plan = requestHeaderPlan(config.removeHeaders, config.addHeaders, config.preserveHost);
+  }
+
+  /** Forwards one request; resolves with the status the client was sent (499 when it hung up). */
+  async forward(req: IncomingMessage, res: ServerResponse, params: Record<string, string>, exchange: ProxyExchange, forwarding: Forwarding, fail: FailAnswer): Promise<number> {
+    const method = req.method!;
+    const declared = req.headers['content-length'];
+    const hasBody = declared !== undefined ? declared !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const limit = this.config.bodyLimit;
+    if (hasBody && limit !== null && declared !== undefined && Number(declared) > limit) return fail(GatewayError.payloadTooLarge(limit), true);
+
+    const headers = upstreamRequestHeaders(req, this.plan, forwarding, exchange.requestId);
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.once('close', onClose);
+
+    let retriesLeft = IDEMPOTENT.has(method) ? this.config.retries : 0;
+    let tried: Set<Upstream> | null = null;
+    let upstream = this.set.pick(null)!;
+    for (;;) {
+      const body = hasBody ? new BodyRelay(req, limit) : null;
+      let answer: Dispatcher.ResponseData;
+      try {
+        answer = await upstream.pool.request({
+          path: this.targets.get(upstream)!(req.url!, params),
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body,
+          signal: abort.signal,
+          headersTimeout: this.config.timeoutMs,
+          bodyTimeout: this.config.timeoutMs,
+        });
+      } catch (error) {
+        if (abort.signal.aborted) return clientGone(res);
+        if (body?.tooLarge) return fail(GatewayError.payloadTooLarge(limit!), true);
+        const kind = failureKind(error);
+        this.failed(upstream, kind, error, exchange.requestId);
+        if (kind === 'timeout') {
+          return fail(new GatewayError('Timeout', `The upstream did not answer within ${this.config.timeoutMs} ms`), body !== null && !req.complete);
+        }
+        const bodyUntouched = body === null || !body.started;
+        let next: Upstream | null = null;
+        if (bodyUntouched && (kind === 'refused' || retriesLeft > 0)) {
+          (tried ??= new Set()).add(upstream);
+          next = this.set.pick(tried) ?? (kind === 'refused' ? null : upstream);
+          if (next !== null && (kind !== 'refused' || next === upstream)) retriesLeft -= 1;
+          if (retriesLeft < 0) next = null;
+        }
+        if (next === null) {
+          const what = kind === 'refused' ? 'could not be reached' : 'broke off before answering';
+          return fail(new GatewayError('BadGateway', `The upstream ${what} (${describe(error)})`), body !== null && !req.complete);
+        }
+        upstream = next;
+        continue;
+      }
+      this.set.succeeded(upstream);
+      return this.relay(req, res, answer, upstream, exchange, abort);
+    }
+  }
+
+  private async relay(req: IncomingMessage, res: ServerResponse, answer: Dispatcher.ResponseData, upstream: Upstream, exchange: ProxyExchange, abort: AbortController): Promise<number> {
+    const { statusCode, body } = answer;
+    try {
+      writeHeadSafely(res, statusCode, clientResponseHeaders(answer.headers, this.ownCors, exchange.headers, exchange.vary));
+    } catch (error) {
+      body.destroy();
+      throw error;
+    }
+    if (req.method === 'HEAD') {
+      body.resume();
+      res.end();
+      return statusCode;
+    }
+    try {
+      await pipeline(body, res);
+    } catch (error) {
+      if (abort.signal.aborted || res.destroyed && !isUpstreamError(error)) return clientGone(res);
+      // The upstream broke off mid-body: the client must not take a short body for a whole one.
+      this.failed(upstream, failureKind(error), error, exchange.requestId);
+      res.destroy();
+    }
+    return statusCode;
+  }
+
+  private failed(upstream: Upstream, kind: FailureKind, error: unknown, requestId: string): void {
+    const wasIn = upstream.ejectedUntil <= Date.now();
+    this.set.failed(upstream, kind);
+    const ejected = wasIn && upstream.ejectedUntil > Date.now();
+    this.logger.warn(
+      { reqId: requestId, upstream: upstream.url, failure: kind, err: describe(error), ...(ejected ? { ejectedForMs: this.config.cooldownMs } : {}) },
+      ejected ? 'upstream taken out of rotation' : 'upstream request failed',
+    );
+  }
+}
+
+function clientGone(res: ServerResponse): number {
+  res.destroy();
+  return CLIENT_CLOSED_REQUEST;
+}
+
+function failureKind(error: unknown): FailureKind {
+  const code = (error as { code?: string })?.code;
+  if (code !== undefined && REFUSED.has(code)) return 'refused';
+  if (code !== undefined && TIMED_OUT.has(code)) return 'timeout';
+  return 'broken';
+}
+
+function isUpstreamError(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return typeof code === 'string' && code.startsWith('UND_ERR_');
+}
+
+function describe(error: unknown): string {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  return code ? `${code}: ${message}` : String(message ?? error);
+}

@@ -1,0 +1,81 @@
+// A real upstream service for the proxy tests, run as its own process:
+// `node upstream-server.mjs [port] [name]` prints `listening <port>` once ready.
+//   /echo...        JSON: who answered, method, url, headers, body bytes
+//   /bytes/<n>      n bytes of 'x', streamed in 64 KiB chunks
+//   /count          reads the body and answers with its length
+//   /slow/<ms>      answers after ms milliseconds
+//   /hold           sends headers and some bytes, then never finishes
+//   /cors           answers with its own Access-Control-* headers
+//   /hop            answers with hop-by-hop headers
+//   /events         what happened to earlier requests (closed early, finished)
+import http from 'node:http';
+
+const port = Number(process.argv[2] ?? 0);
+const name = process.argv[3] ?? 'upstream';
+const events = [];
+
+const server = http.createServer((req, res) => {
+  const url = new URL(req.url, 'http://upstream');
+  const record = (what) => events.push({ what, url: req.url, id: req.headers['x-request-id'] });
+  res.on('close', () => record(res.writableFinished ? 'finished' : 'closed-early'));
+  if (url.pathname === '/events') {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(events.filter((e) => e.url !== '/events')));
+    return;
+  }
+  if (url.pathname.startsWith('/bytes/')) {
+    const total = Number(url.pathname.slice(7));
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(total), 'x-upstream': name });
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    let sent = 0;
+    const pump = () => {
+      while (sent < total) {
+        const piece = total - sent >= chunk.length ? chunk : chunk.subarray(0, total - sent);
+        sent += piece.length;
+        if (!res.write(piece)) return res.once('drain', pump);
+      }
+      res.end();
+    };
+    pump();
+    return;
+  }
+  if (url.pathname === '/count') {
+    let bytes = 0;
+    req.on('data', (c) => (bytes += c.length));
+    req.on('end', () => res.end(JSON.stringify({ bytes, name })));
+    return;
+  }
+  if (url.pathname.startsWith('/slow/')) {
+    setTimeout(() => res.end(`slow ${name}`), Number(url.pathname.slice(6)));
+    return;
+  }
+  if (url.pathname === '/hold') {
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('partial');
+    return;
+  }
+  if (url.pathname.startsWith('/reset-if/')) {
+    // Breaks the connection without an answer when this upstream is the one named.
+    if (url.pathname.slice(10) === name) return req.socket.destroy();
+    res.end(`ok ${name}`);
+    return;
+  }
+  if (url.pathname === '/cors') {
+    res.writeHead(200, { 'access-control-allow-origin': '*', 'access-control-allow-credentials': 'true', 'x-upstream': name, vary: 'Accept-Encoding' });
+    res.end('cors');
+    return;
+  }
+  if (url.pathname === '/hop') {
+    res.writeHead(200, { connection: 'keep-alive, x-hop', 'keep-alive': 'timeout=5', 'x-hop': 'secret', 'proxy-authenticate': 'Basic', 'x-kept': 'yes', 'x-request-id': 'upstream-id' });
+    res.end('hop');
+    return;
+  }
+  let bytes = 0;
+  req.on('data', (c) => (bytes += c.length));
+  req.on('end', () => {
+    const text = JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, bytes });
+    res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
+    res.end(req.method === 'HEAD' ? undefined : text);
+  });
+});
+server.listen(port, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port}\n`));
