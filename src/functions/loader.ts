@@ -64,6 +64,10 @@ const SKIPPED = /(^[._])|(\.d\.ts$)|(\.(test|spec)\.[mc]?[jt]s$)/;
 // The running copy of Portico's public entry: index.ts under tsx, index.js
 // once compiled. Both sit one folder above this file.
 const SELF_ENTRY = new URL(`../index${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
+// What `Response`, `Request`, `fetch` and `console` mean in the user's code
+// (see http/fetch-globals.ts): bound into the bundle, never set on globalThis.
+const HANDLER_GLOBALS = new URL(`../http/fetch-globals${path.extname(new URL(import.meta.url).pathname)}`, import.meta.url).href;
+const INJECT = 'portico:handler-globals';
 
 let loadCounter = 0;
 
@@ -198,11 +202,18 @@ async function bundle(files: string[], functionsDir: string, buildDir: string | 
       // ES modules have no `require`; code that uses it (or a CommonJS
       // dependency's interop) gets one bound to the module.
       banner: { js: "import { createRequire as __porticoRequire } from 'node:module'; const require = __porticoRequire(import.meta.url);" },
+      inject: [INJECT],
       plugins: [
         {
           name: 'portico-self',
           setup(build) {
             build.onResolve({ filter: /^portico$/ }, () => ({ path: SELF_ENTRY, external: true }));
+            build.onResolve({ filter: /^portico:handler-globals$/ }, () => ({ path: 'handler-globals', namespace: 'portico' }));
+            build.onResolve({ filter: /^portico\/handler-globals$/ }, () => ({ path: HANDLER_GLOBALS, external: true }));
+            build.onLoad({ filter: /^handler-globals$/, namespace: 'portico' }, () => ({
+              contents: "export { Response, Request, fetch, console } from 'portico/handler-globals';",
+              loader: 'js',
+            }));
           },
         },
       ],

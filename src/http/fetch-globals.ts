@@ -1,35 +1,43 @@
 import { LightResponse } from './light-response.js';
 import { inheritFrom, isLazyRequest, LazyRequest } from './lazy-request.js';
+import { capturedConsole } from '../log/console-capture.js';
 
-// Handlers build responses with the global `Response`, and may hand the
-// request they got to `fetch` or `new Request` (to proxy it). Installing the
-// light Response and a Request class that understands lazy requests, once per
-// process before user modules load, keeps both cheap and correct.
+// What the names `Response`, `Request`, `fetch` and `console` mean inside the
+// user's functions and handlers. The loader bundles their modules with
+// esbuild, which binds these four free names to this module's exports
+// (`inject`, see functions/loader.ts), so:
+//  - `new Response(...)` is the light Response, whose common bodies are
+//    written without stream plumbing (light-response.ts);
+//  - `fetch(request)` and `new Request(request)` understand the lazy Request
+//    a handler received (lazy-request.ts);
+//  - `console.*` becomes log lines tied to the request (console-capture.ts);
+// and nothing is installed on globalThis: the host process, or the Koa app
+// embedding Portico, keeps Node's own globals. npm packages the functions
+// import are not bundled and see the real globals; the gateway accepts
+// native Responses as well.
 
-let installed = false;
+const NativeRequest = globalThis.Request;
+const nativeFetch = globalThis.fetch;
 
-export function installFetchGlobals(): void {
-  if (installed) return;
-  installed = true;
-  const NativeRequest = globalThis.Request;
-  const nativeFetch = globalThis.fetch;
+export const Response = LightResponse as unknown as typeof globalThis.Response;
 
-  class Request extends NativeRequest {
-    constructor(input: RequestInfo | URL, init?: RequestInit) {
-      super(isLazyRequest(input) ? (input as LazyRequest).toNative() : input, init);
-    }
-
-    static override [Symbol.hasInstance](value: unknown): boolean {
-      // Requests built by undici itself are native ones; they count too.
-      if (this !== Request) return Function.prototype[Symbol.hasInstance].call(this, value);
-      return value instanceof NativeRequest;
-    }
+export class Request extends NativeRequest {
+  constructor(input: RequestInfo | URL, init?: RequestInit) {
+    super(isLazyRequest(input) ? (input as LazyRequest).toNative() : input, init);
   }
 
-  inheritFrom(Request);
-  globalThis.Request = Request;
-  globalThis.Response = LightResponse as unknown as typeof globalThis.Response;
-  globalThis.fetch = function fetch(input: RequestInfo | URL, init?: RequestInit) {
-    return nativeFetch(isLazyRequest(input) ? (input as LazyRequest).toNative() : input, init);
-  };
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // Requests built by undici itself are native ones; they count too.
+    if (this !== Request) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return value instanceof NativeRequest;
+  }
 }
+
+// A handler's request passes `instanceof Request` for this class as for the native one.
+inheritFrom(Request);
+
+export function fetch(input: RequestInfo | URL, init?: RequestInit): Promise<globalThis.Response> {
+  return nativeFetch(isLazyRequest(input) ? (input as LazyRequest).toNative() : input, init);
+}
+
+export const console = capturedConsole;

@@ -32,18 +32,26 @@ const LEVELS = {
 } as const;
 
 /**
- * Routes console.* through `target` for the rest of the process. Before a
- * logger exists (user modules load before the config names one), console
- * output goes to stderr, so stdout carries only JSON lines or a command's
- * result.
+ * The `console` of the user's functions and handlers: their bundle binds the
+ * name to this object (functions/loader.ts, http/fetch-globals.ts), so the
+ * process's own console, and that of an app embedding Portico, is left as
+ * it was. Methods not captured below are the real console's.
+ */
+export const capturedConsole: Console = Object.create(console);
+
+/**
+ * Routes capturedConsole's log methods through `target` for the rest of the
+ * process. Before a logger exists (user modules load before the config names
+ * one), their output goes to stderr, so stdout carries only JSON lines or a
+ * command's result.
  */
 export function installConsoleCapture(target?: Logger): void {
   if (target) logger = target;
-  if ((console as any)[CAPTURED]) return;
-  (console as any)[CAPTURED] = true;
+  if ((capturedConsole as any)[CAPTURED]) return;
+  (capturedConsole as any)[CAPTURED] = true;
   for (const method of Object.keys(LEVELS) as (keyof typeof LEVELS)[]) {
     const [pinoLevel, convexLevel] = LEVELS[method];
-    console[method] = (...args: unknown[]) => {
+    capturedConsole[method] = (...args: unknown[]) => {
       const scope = attribution ? storage.getStore() : undefined;
       if (scope?.lines) scope.lines.push(`[${convexLevel}] ${args.map(convexFormat).join(' ')}`);
       const line = format(...args);

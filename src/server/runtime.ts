@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import type { Diagnostic } from '../config/diagnostics.js';
 import type { PorticoConfig } from '../config/types.js';
 import { formatText } from '../config/diagnostics.js';
-import { installFetchGlobals } from '../http/fetch-globals.js';
 import { createLogger, flushLogger } from '../log/logger.js';
 import { installConsoleCapture } from '../log/console-capture.js';
 import type Koa from 'koa';
@@ -76,7 +75,6 @@ export class Runtime {
    * diagnostics when the config or the code is invalid.
    */
   static async create(options: StartOptions): Promise<Runtime> {
-    installFetchGlobals();
     const configFile = path.resolve(options.configFile);
     const env = options.env ?? process.env;
     const check = await checkProject(configFile, { env });
