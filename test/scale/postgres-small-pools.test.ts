@@ -38,6 +38,9 @@ export const hold = mutation({
   },
 });
 
+export const fileUrl = query({ args: { id: v.string() }, handler: (ctx, { id }) => ctx.storage.getUrl(id) });
+export const upload = httpAction(async (ctx, request) => Response.json({ id: await ctx.storage.store(await request.blob()) }));
+
 export const write = httpAction(async (ctx, request) => {
   const { table, n } = await request.json();
   return Response.json(await ctx.runMutation('burst:add', { table, n }));
@@ -60,6 +63,7 @@ backend: { kind: local, database: "${url}", pool: ${pool} }
 routes:
   - { path: /write, method: POST, handler: "burst:write" }
   - { path: /try-count, method: GET, handler: "burst:tryCount" }
+  - { path: /upload, method: POST, handler: "burst:upload" }
 `;
 }
 
@@ -142,6 +146,19 @@ describe('bursts of first inserts into new tables on small PostgreSQL pools', ()
       assert.ok(stopMs < 5_000, `SIGTERM exited after ${stopMs} ms`);
     });
   }
+
+  test('pool of 1: a query that reads file metadata (ctx.storage.getUrl) answers through its own connection', async (t) => {
+    const started = await startOn(t, 1);
+    if (!started) return;
+    const { gateway } = started;
+    const { id } = await (await fetch(`${gateway.url}/upload`, { method: 'POST', body: 'hello', signal: AbortSignal.timeout(10_000) })).json();
+    const asked = Date.now();
+    const { status, body } = await api(gateway.url, 'query', 'burst:fileUrl', { id });
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.equal(body.value, `${gateway.url}/api/storage/${id}`);
+    assert.ok(Date.now() - asked < 2_000, 'answered without waiting on the pool');
+    assert.deepEqual(await gateway.stop(), { code: 0, signal: null });
+  });
 
   test('a caller that waits longer than connect_timeout for a pooled connection gets a 503 on /api and a thrown error in ctx.runQuery; the pool recovers', async (t) => {
     // One connection, waited for at most one second.

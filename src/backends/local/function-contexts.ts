@@ -59,7 +59,11 @@ export class QueryContext {
   }
 
   get storage(): StorageContext {
-    return (this.files ??= this.host.storageFor(this.caller, 'reader'));
+    // File metadata (getUrl, getMetadata) is read through this query's own
+    // snapshot: a second pooled connection, taken while this one is held,
+    // could wait on the pool for good. Reader mode offers no method that
+    // writes, so the read transaction is never written to.
+    return (this.files ??= this.host.storageFor(this.caller, 'reader', this.tx as WriteTx));
   }
 
   get runQuery(): Run {
