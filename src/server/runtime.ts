@@ -195,6 +195,10 @@ function notReloadable(previous: PorticoConfig, next: PorticoConfig): string[] {
   const changed: string[] = [];
   if (previous.server.port !== next.server.port) changed.push('server.port');
   if (previous.server.host !== next.server.host) changed.push('server.host');
+  // The HTTP server is built once with its connection limits (http-host.ts); trustProxy does reload.
+  for (const key of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections', 'maxConnectionsPerClient'] as const) {
+    if (previous.server[key] !== next.server[key]) changed.push(`server.${key.replace(/Ms$/, '')}`);
+  }
   if (previous.logging.level !== next.logging.level || previous.logging.format !== next.logging.format) changed.push('logging');
   return changed;
 }
