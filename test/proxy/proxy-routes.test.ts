@@ -300,3 +300,30 @@ describe('proxy route validation', () => {
     }
   });
 });
+
+describe('proxy forwarding headers behind a trusted proxy', () => {
+  it('appends to X-Forwarded-For and Forwarded from a trusted peer and keeps its scheme and host', async () => {
+    const upstream = await startUpstream('t');
+    const dir = await makeProject({
+      'functions/.keep': '',
+      'routes.yaml': routesYaml(`  - pathPrefix: /t/
+    method: GET
+    proxy: { upstream: ${upstream.url}, stripPrefix: true }`, 'server: { trustProxy: loopback }'),
+    });
+    const gateway = await startGateway(dir);
+    try {
+      const res = await request(`${gateway.url}/t/echo`, {
+        headers: { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example.com', forwarded: 'for=203.0.113.7;proto=https;host=shop.example.com' },
+      });
+      const echo = JSON.parse(res.text) as Echo;
+      assert.equal(echo.headers['x-forwarded-for'], '203.0.113.7, 127.0.0.1');
+      assert.equal(echo.headers['x-forwarded-proto'], 'https');
+      assert.equal(echo.headers['x-forwarded-host'], 'shop.example.com');
+      assert.equal(echo.headers.forwarded, 'for=203.0.113.7;proto=https;host=shop.example.com, for=127.0.0.1;proto=https;host="shop.example.com"');
+    } finally {
+      await gateway.stop();
+      await upstream.stop();
+      await removeProject(dir);
+    }
+  });
+});
