@@ -19,11 +19,11 @@ import { fileURLToPath } from 'node:url';
 export const LEVELS = [
   ['cli'],
   ['server'],
-  ['gateway', 'api'],
+  ['gateway', 'api', 'dashboard'],
   ['routing', 'cors', 'backends'],
   ['functions', 'storage', 'auth'],
   ['database'],
-  ['config', 'http', 'values', 'log'],
+  ['config', 'http', 'values', 'log', 'metrics'],
 ];
 
 const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)'(\.{1,2}\/[^']+)'/gm;

@@ -53,6 +53,8 @@ export interface RawConfig {
   storage?: { kind?: 'fs' | 'database'; dir?: string; inlineTypes?: string[] };
   auth?: { providers?: RawAuthProvider[] };
   api?: false | { prefix?: string; adminKey?: string; logLines?: boolean };
+  metrics?: boolean | { access?: 'open' | 'adminKey'; listen?: string };
+  dashboard?: boolean;
   cors?: false | RawCors;
   logging?: { level?: string; format?: 'auto' | 'json' | 'pretty' };
   routes: RawRoute[];

@@ -113,6 +113,8 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
     cors: effectiveCors(raw.cors, undefined),
     api,
     logging: { level: raw.logging?.level ?? 'info', format: raw.logging?.format ?? 'auto' },
+    metrics: resolveMetrics(raw.metrics),
+    dashboard: raw.dashboard ?? true,
     routes: raw.routes.map((route, index) => resolveRoute(route, index, raw, limits)),
   };
   const hash = sha256(canonicalJson(portable(config, dir)));
@@ -131,4 +133,17 @@ function portable(config: Omit<PorticoConfig, 'hash'>, dir: string): unknown {
       typeof value === 'string' && (value === dir || value.startsWith(dir + path.sep)) ? path.relative(dir, value) || '.' : value,
     ),
   );
+}
+
+/** `metrics: true` or absent: on, for the admin key; `listen: host:port` serves them there instead. */
+function resolveMetrics(raw: RawConfig['metrics']): PorticoConfig['metrics'] {
+  if (raw === false) return null;
+  const settings = raw === true || raw === undefined ? {} : raw;
+  const listen = settings.listen === undefined ? null : parseListen(settings.listen);
+  return { access: settings.access ?? 'adminKey', listen };
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const colon = value.lastIndexOf(':');
+  return { host: value.slice(0, colon).replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port: Number(value.slice(colon + 1)) };
 }

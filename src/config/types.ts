@@ -85,6 +85,15 @@ export interface PorticoConfig {
    */
   api: { prefix: string; adminKey: string | null; logLines: boolean | null } | null;
   logging: { level: string; format: 'auto' | 'json' | 'pretty' };
+  /**
+   * Prometheus metrics at /_portico/metrics; null when turned off. `access`:
+   * who may scrape the gateway's port (`adminKey`: a bearer of api.adminKey);
+   * `listen`: a separate address that serves only the metrics, to anyone who
+   * reaches it (then the gateway's port does not serve them).
+   */
+  metrics: { access: 'open' | 'adminKey'; listen: { host: string; port: number } | null } | null;
+  /** The dashboard at /_portico/dashboard, and the log history it keeps; false turns both off. */
+  dashboard: boolean;
   routes: RouteConfig[];
 }
 

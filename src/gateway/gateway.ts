@@ -10,6 +10,7 @@ import { answerGatewayError, closeAfterResponse, writeEmpty } from './gateway-re
 import { runHttpAction, type ActionServices } from './run-http-action.js';
 import { requestLogFor, type RequestLog } from '../log/request-log.js';
 import { forwardingFor, type Forwarding } from '../http/forwarding.js';
+import { requestMeterFor, type RequestMeter } from './request-meter.js';
 
 // One compiled routes.yaml, immutable once built. `handle` is the whole hot
 // path: mounted endpoints (health, the function API) by prefix, then the
@@ -44,6 +45,8 @@ export class Gateway {
   private readonly defaultCors: CompiledCors | null;
   private readonly mounts: readonly { prefix: string; mount: Mount }[];
   private readonly requestLog: RequestLog;
+  /** Metrics and the dashboard's charts; null with `metrics: false`. */
+  private readonly meter: RequestMeter | null;
   private readonly services: GatewayServices;
   /** Who the client is (server.trustProxy), decided once per configuration. */
   readonly forwarding: Forwarding;
@@ -52,6 +55,7 @@ export class Gateway {
     this.forwarding = forwardingFor(parts.config.server.trustProxy);
     this.services = { ...services, forwarding: this.forwarding };
     this.requestLog = requestLogFor(services.logger);
+    this.meter = requestMeterFor(parts.config, parts.mounts);
     this.config = parts.config;
     this.table = parts.table;
     this.preflights = parts.preflights;
@@ -170,6 +174,7 @@ export class Gateway {
   private logRequest(req: IncomingMessage, exchange: Exchange, status: number, started: number, res: ServerResponse): void {
     const url = req.url!;
     const query = url.indexOf('?');
+    this.meter?.(req, exchange.route, status, performance.now() - started);
     this.requestLog({
       reqId: exchange.requestId,
       method: req.method!,

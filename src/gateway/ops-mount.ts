@@ -4,6 +4,8 @@ import { answerHeaders } from './gateway.js';
 import { databaseHealth } from '../database/health.js';
 import { writeGatewayError, writeJson } from './gateway-responses.js';
 import { GatewayError } from '../http/errors.js';
+import type { PorticoConfig } from '../config/types.js';
+import { answerMetrics } from './metrics-endpoint.js';
 
 // /_portico/*: the gateway's own operational endpoints.
 //   GET /_portico/health → {"status":"ok","configHash":...}: which config is
@@ -13,7 +15,11 @@ import { GatewayError } from '../http/errors.js';
 export const OPS_PREFIX = '/_portico/';
 
 export class OpsMount implements Mount {
-  constructor(private readonly facts: { configHash: string; codeHash: string; routes: number; backend: string }) {}
+  constructor(
+    private readonly facts: { configHash: string; codeHash: string; routes: number; backend: string },
+    /** /_portico/metrics (with the config's access rule) and /_portico/dashboard. */
+    private readonly extras: { config?: PorticoConfig; dashboard?: Mount | null } = {},
+  ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<number> {
     exchange.route = req.url!.split('?')[0]!;
@@ -42,6 +48,8 @@ export class OpsMount implements Mount {
       }, headers);
       return status;
     }
+    if (exchange.route === '/_portico/metrics' && this.extras.config) return answerMetrics(req, res, headers, this.extras.config);
+    if (this.extras.dashboard && (exchange.route === '/_portico/dashboard' || exchange.route.startsWith('/_portico/dashboard/'))) return this.extras.dashboard.handle(req, res, exchange);
     const error = new GatewayError('NotFound', `No such endpoint: ${exchange.route}`);
     writeGatewayError(res, error, headers);
     return error.status;

@@ -1,4 +1,5 @@
 import { writev, writeSync } from 'node:fs';
+import { logTap } from './log-tap.js';
 
 // pino's destination for JSON lines: each line is encoded straight into a
 // 64 KiB chunk, and the filled chunks go out in one asynchronous writev
@@ -38,6 +39,7 @@ export class LineBuffer {
 
   /** Called by pino with one serialized line. */
   write(line: string): boolean {
+    if (logTap !== null) logTap(line);
     if (this.pendingBytes > this.maxPending) {
       this.dropped += 1;
       return false;

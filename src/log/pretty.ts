@@ -1,3 +1,4 @@
+import { logTap } from './log-tap.js';
 // The log as a person reads it on a terminal. pino writes each line as JSON
 // into this stream, which prints:
 //
@@ -44,6 +45,7 @@ export class PrettyStream {
 
   /** Called by pino with one JSON line. */
   write(json: string): void {
+    if (logTap !== null) logTap(json);
     let line: Line;
     try {
       line = JSON.parse(json) as Line;

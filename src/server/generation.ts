@@ -15,6 +15,8 @@ import { StorageContextImpl, type StorageMode, type StorageUrls } from '../stora
 import { enableAttribution } from '../log/console-capture.js';
 import { dispositionPolicy } from '../storage/file-headers.js';
 import type { SharedResources, StorageParts } from './resources.js';
+import { meteredBackend } from '../backends/metered-backend.js';
+import { processMetrics } from '../metrics/metrics.js';
 
 // One generation of a running gateway: a config, the modules it names, the
 // backend that runs them and the compiled Gateway. Built entirely before it
@@ -74,10 +76,12 @@ export async function buildGeneration(
 ): Promise<Generation> {
   if (modules.usesConsole) enableAttribution();
   const authenticator = resources.authenticator(config.auth.providers);
-  const { backend, storage, urls } = await buildBackend(config, modules, resources, baseUrl);
+  const built = await buildBackend(config, modules, resources, baseUrl);
+  const { storage, urls } = built;
+  const backend = config.metrics ? meteredBackend(built.backend, modules, processMetrics()) : built.backend;
 
   const mounts: { prefix: string; mount: Mount }[] = [
-    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, codeHash: modules.codeHash ?? '', routes: config.routes.length, backend: backend.description }) },
+    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, codeHash: modules.codeHash ?? '', routes: config.routes.length, backend: backend.description }, { config }) },
   ];
   if (config.api) {
     const storageHttp: SubMount = storage.http(config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));

@@ -13,6 +13,9 @@ import { buildGeneration, type BaseUrl, type Generation } from './generation.js'
 import { SharedResources } from './resources.js';
 import { describeChanges, reloadChanges, type ReloadChanges } from './reload-changes.js';
 import { describeBackend, isEnvironmentError, listenFailure, StartupError } from './startup-error.js';
+import { activeMetrics, processMetrics } from '../metrics/metrics.js';
+import { listenForMetrics } from '../gateway/metrics-endpoint.js';
+import type { Server } from 'node:http';
 
 // A running gateway: start, reload, stop. A reload checks and builds the
 // whole next generation off the request path, then swaps one reference; if
@@ -45,6 +48,8 @@ export type ReloadResult = { ok: true; hash: string; codeHash: string; changed: 
 export class Runtime {
   private reloading: Promise<ReloadResult> | null = null;
   private listeningUrl: string | null = null;
+  /** metrics.listen's own listener, if the config asks for one. */
+  private metricsServer: Server | null = null;
 
   private constructor(
     readonly configFile: string,
@@ -96,6 +101,7 @@ export class Runtime {
       throw error;
     }
     const host = new HttpHost(generation.gateway, logger);
+    if (config.metrics) processMetrics().countInFlight(() => host.inFlight.count);
     const listen = { port: options.port ?? config.server.port, host: options.host ?? config.server.host };
     return new Runtime(configFile, host, logger, resources, generation, baseUrl, env, listen);
   }
@@ -109,6 +115,12 @@ export class Runtime {
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
     this.listeningUrl = url;
+    const metricsAt = this.config.metrics?.listen;
+    if (metricsAt && !this.metricsServer) {
+      this.metricsServer = await listenForMetrics(metricsAt).catch((error) => {
+        throw isEnvironmentError(error) ? listenFailure(error, metricsAt.host, metricsAt.port) : error;
+      });
+    }
     if (!this.config.server.publicUrl) this.baseUrl.value = url;
     const { config } = this;
     this.logger.info({ url, config: this.configFile, routes: config.routes.length, backend: this.generation.backend.description, configHash: config.hash, codeHash: this.generation.modules.codeHash }, 'portico listening');
@@ -175,6 +187,7 @@ export class Runtime {
         return { ok: false, diagnostics: [] };
       });
     const result = (this.reloading ?? Promise.resolve()).then(run, run);
+    void result.then((outcome) => activeMetrics()?.reload(outcome.ok));
     this.reloading = result;
     return result;
   }
@@ -183,6 +196,7 @@ export class Runtime {
   async stop(timeoutMs = this.generation.config.server.shutdownTimeoutMs): Promise<boolean> {
     this.logger.info({ inFlight: this.host.inFlight.count }, 'stopping: draining requests in flight');
     const drained = await this.host.stop(timeoutMs);
+    this.metricsServer?.close();
     await this.resources.close();
     this.logger.info({ drained }, 'stopped');
     flushLogger(this.logger);

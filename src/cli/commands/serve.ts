@@ -7,6 +7,7 @@ import { EXIT, UsageError, type Command, type Io } from '../command.js';
 import { parseServeOptions, SERVE_OPTIONS, type ServeOptions } from '../serve-options.js';
 import { configMissing } from '../config-missing.js';
 import { failedSummary } from '../report.js';
+import { relayGathers } from '../../metrics/cluster-gather.js';
 
 // portico serve [FILE] [-c routes.yaml] [--port N] [--host H] [--workers N|auto] [--log-format F]
 // Starts the gateway and prints the URL it listens on. SIGTERM/SIGINT stop
@@ -112,6 +113,8 @@ async function runPrimary(options: ServeOptions, count: number, io: Io): Promise
     io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [failedSummary(configFile, check.diagnostics)] })}\nportico: not starting: fix the problems above\n`);
     return EXIT.failed;
   }
+  // Metrics and the dashboard's log cover every worker: the primary relays.
+  relayGathers();
   return new Promise((resolve) => {
     let stopping = false;
     let failed = false;
