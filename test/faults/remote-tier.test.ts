@@ -24,6 +24,7 @@ import { httpAction } from 'portico';
 // Lets a failure of the function tier escape, as most handlers would.
 export const call = httpAction(async (ctx) => Response.json({ value: await ctx.runQuery('data:q', {}) }));
 export const act = httpAction(async (ctx) => Response.json({ value: await ctx.runAction('data:slow', {}) }));
+export const meta = httpAction(async (ctx, request) => Response.json(await ctx.storage.getMetadata(new URL(request.url).searchParams.get('id') as any)));
 `,
 };
 
@@ -35,6 +36,7 @@ limits: { timeout: ${TIMEOUT_MS}ms }
 routes:
   - { path: /call, method: GET, handler: "edge:call" }
   - { path: /act, method: GET, handler: "edge:act" }
+  - { path: /meta, method: GET, handler: "edge:meta" }
 `;
 }
 
@@ -138,6 +140,32 @@ describe('a gateway tier over a function tier that misbehaves (a stand-in)', () 
     standIn = await startStandIn('healthy', port);
     assert.deepEqual((await apiQuery(gateway)).body, { status: 'success', value: 'ok from the stand-in' });
     assert.deepEqual((await timed(`${gateway.url}/call`)).body, { value: 'ok from the stand-in' });
+  });
+
+  test("ctx.storage in an HTTP action: a stalled, failing or vanished tier is the action's 504, 502 or 503, within the timeout", async () => {
+    const url = `${gateway.url}/meta?id=${newId(1)}`;
+    standIn.mode = 'stall';
+    const stalled = await timed(url);
+    assert.equal(stalled.status, 504, stalled.text);
+    assert.ok(['BackendTimeout', 'Timeout'].includes(stalled.body?.code), stalled.text);
+    assert.ok(stalled.ms < TIMEOUT_MS + SLACK_MS, `answered after ${stalled.ms} ms`);
+    standIn.mode = 'proxy-500';
+    assertCatalogueError(await timed(url), 502, 'BadGateway', 'storage, proxy 500');
+    const port = standIn.port;
+    await standIn.close();
+    assertCatalogueError(await timed(url), 503, 'BackendUnavailable', 'storage, tier gone');
+    standIn = await startStandIn('healthy', port);
+    assert.equal((await timed(url)).status, 200);
+  });
+
+  test('a file download the tier breaks off halfway: the client sees a broken connection, never a clean short file', async () => {
+    standIn.mode = 'die-mid-body';
+    const response = await fetch(`${gateway.url}/api/storage/${newId(1)}`);
+    // The head went out before the tier died (files are streamed, not buffered): the body must then fail, not end.
+    assert.equal(response.status, 200);
+    await assert.rejects(response.arrayBuffer());
+    standIn.mode = 'healthy';
+    assert.equal((await apiQuery(gateway)).body.status, 'success');
   });
 
   test('many calls to a stalled tier all end at the timeout, and the gateway tier serves the rest meanwhile', async () => {

@@ -45,7 +45,7 @@ export class RemoteBackend implements FunctionBackend {
   ) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.description = `remote (${url})`;
-    this.storage = new RemoteStorage(url, adminKey);
+    this.storage = new RemoteStorage(url, adminKey, this.timeoutMs);
   }
 
   /** Storage for HTTP actions on this tier: the function tier's files. */

@@ -25,7 +25,18 @@ export class RemoteStorage implements StorageService {
   constructor(
     private readonly url: string,
     private readonly adminKey: string,
+    /** As the backend's calls: past the gateway's own timeout nobody waits for the answer. */
+    private readonly timeoutMs = 120_000,
   ) {}
+
+  /** fetch, bounded by the timeout; a tier that is down, breaks off or stalls is a catalogue 503, 502 or 504. */
+  private async send(url: string, init: RequestInit = {}): Promise<Response> {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (error) {
+      throw transportFailure(error, this.url, this.timeoutMs);
+    }
+  }
 
   parts(): StorageParts {
     return {
@@ -44,7 +55,7 @@ export class RemoteStorage implements StorageService {
     const headers: Record<string, string> = { authorization: `Convex ${this.adminKey}` };
     if (options.contentType) headers['content-type'] = options.contentType;
     if (options.expectedSha256) headers.digest = `sha-256=${options.expectedSha256}`;
-    const response = await fetch(`${this.url}/api/storage/upload`, {
+    const response = await this.send(`${this.url}/api/storage/upload`, {
       method: 'POST',
       headers,
       body: Readable.toWeb(Readable.from(bytes)) as ReadableStream,
@@ -58,7 +69,7 @@ export class RemoteStorage implements StorageService {
   }
 
   async metadata(storageId: string): Promise<StoredFile | null> {
-    const response = await fetch(this.fileUrl(storageId), { method: 'HEAD' });
+    const response = await this.send(this.fileUrl(storageId), { method: 'HEAD' });
     if (response.status === 404 || response.status === 400) return null;
     if (!response.ok) throw remoteError(response.status, null);
     const digest = /sha-256=([A-Za-z0-9+/=]+)/i.exec(response.headers.get('digest') ?? '')?.[1] ?? '';
@@ -75,27 +86,31 @@ export class RemoteStorage implements StorageService {
     const file = await this.metadata(storageId);
     if (!file) return null;
     const headers: Record<string, string> = range ? { range: `bytes=${range.start}-${range.end}` } : {};
-    const response = await fetch(this.fileUrl(storageId), { headers });
+    const response = await this.send(this.fileUrl(storageId), { headers });
     if (!response.ok || !response.body) throw remoteError(response.status, null);
     return { file, stream: Readable.fromWeb(response.body as any) };
   }
 
   async blob(storageId: string): Promise<Blob | null> {
-    const response = await fetch(this.fileUrl(storageId));
+    const response = await this.send(this.fileUrl(storageId));
     if (response.status === 404 || response.status === 400) return null;
     if (!response.ok) throw remoteError(response.status, null);
-    return response.blob();
+    try {
+      return await response.blob();
+    } catch (error) {
+      throw transportFailure(error, this.url, this.timeoutMs);
+    }
   }
 
   async delete(storageId: string): Promise<boolean> {
-    const response = await fetch(this.fileUrl(storageId), { method: 'DELETE', headers: { authorization: `Convex ${this.adminKey}` } });
+    const response = await this.send(this.fileUrl(storageId), { method: 'DELETE', headers: { authorization: `Convex ${this.adminKey}` } });
     if (response.status === 404 || response.status === 400) return false;
     if (!response.ok) throw remoteError(response.status, await response.json().catch(() => null));
     return true;
   }
 
   private async uploadToken(): Promise<string> {
-    const response = await fetch(`${this.url}/api/storage/upload_token`, { method: 'POST', headers: { authorization: `Convex ${this.adminKey}` } });
+    const response = await this.send(`${this.url}/api/storage/upload_token`, { method: 'POST', headers: { authorization: `Convex ${this.adminKey}` } });
     const body = (await response.json().catch(() => null)) as { token?: string; code?: string; message?: string } | null;
     if (!response.ok || !body?.token) throw remoteError(response.status, body);
     return body.token;
@@ -191,5 +206,8 @@ function isFileRead(req: IncomingMessage, rest: string): boolean {
 function remoteError(status: number, body: { code?: string; message?: string } | null): Error {
   if (body?.code === 'Sha256Mismatch') return new GatewayError('Sha256Mismatch', body.message);
   if (body?.code === 'PayloadTooLarge') return new GatewayError('PayloadTooLarge', body.message);
+  // The tier's own failures are the gateway's to report, as for function calls.
+  if (status === 503) return new GatewayError('BackendUnavailable', `The function backend's storage is unavailable${body?.message ? `: ${body.message}` : ''}`);
+  if (status >= 500) return new GatewayError('BadGateway', `The function backend's storage answered ${status}${body?.message ? `: ${body.message}` : ''}`);
   return new Error(`The function backend's storage answered ${status}${body?.message ? `: ${body.message}` : ''}`);
 }
