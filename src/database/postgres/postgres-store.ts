@@ -16,6 +16,7 @@ import { pgIndexName, pgKeyColumn, pgTable } from './identifiers.js';
 import { PostgresCatalog } from './postgres-catalog.js';
 import { DDL_LOCK, PostgresTx, TABLE_NUMBERS, tableDdl } from './postgres-tx.js';
 import { SCHEMA_CHANNEL, SchemaListener } from './schema-listener.js';
+import { activeMetrics } from '../../metrics/metrics.js';
 
 // The shared store: several gateway instances (and worker processes) on one
 // PostgreSQL database.
@@ -189,6 +190,7 @@ export class PostgresStore implements Store {
       } catch (error) {
         if (error instanceof LostConnection && reconnects++ < MAX_RECONNECTS) continue;
         const code = (error as { code?: string }).code;
+        if (code !== undefined && RETRYABLE.has(code)) activeMetrics()?.conflict(attempt < MAX_ATTEMPTS);
         if (code === undefined || !RETRYABLE.has(code) || attempt >= MAX_ATTEMPTS) throw error;
         // Conflicting mutations back off by a random amount so they do not
         // collide again in lockstep.
