@@ -48,6 +48,9 @@ export const GATEWAY_ERRORS = {
   BackendUnavailable: { status: 503, message: 'The function backend cannot be reached; try again shortly' },
   BadGateway: { status: 502, message: 'The function backend broke off, or sent an answer that cannot be used' },
   BackendTimeout: { status: 504, message: 'The function backend did not answer in time' },
+  // The disk that holds files or the database is full (ENOSPC, SQLITE_FULL):
+  // nothing of the refused write was kept; it works again once space is freed.
+  InsufficientStorage: { status: 507, message: 'The disk is full: there is no space left to store this' },
   Timeout: { status: 504, message: 'The handler did not answer in time' },
 } as const satisfies Record<string, { status: number; message: string; plainText?: true }>;
 

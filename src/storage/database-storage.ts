@@ -6,6 +6,7 @@ import { PostgresStore } from '../database/postgres/postgres-store.js';
 import type { FileMetadata } from './file-metadata.js';
 import type { ByteRange, FileBytes, StorageService, StoreOptions, StoredFile } from './storage-service.js';
 import { TransactionStorage } from './transaction-storage.js';
+import { asDiskFull } from './disk-full.js';
 
 // File bytes in the database (storage.kind: database), so that every gateway
 // instance on it serves every file. A file is a run of fixed-size chunk rows,
@@ -36,7 +37,7 @@ export class DatabaseStorage implements StorageService, FileBytes {
       await this.files.insert(file);
     } catch (error) {
       await this.removeBytes(file.storageId).catch(() => {});
-      throw error;
+      throw asDiskFull(error);
     }
     return file;
   }
@@ -75,7 +76,7 @@ export class DatabaseStorage implements StorageService, FileBytes {
       return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, creationTime: Date.now() };
     } catch (error) {
       await this.database.deleteChunks(storageId).catch(() => {});
-      throw error;
+      throw asDiskFull(error);
     }
   }
 

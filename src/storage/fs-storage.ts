@@ -8,6 +8,7 @@ import type { WriteTx } from '../database/store.js';
 import type { FileMetadata } from './file-metadata.js';
 import type { ByteRange, FileBytes, StorageService, StoreOptions, StoredFile } from './storage-service.js';
 import { TransactionStorage } from './transaction-storage.js';
+import { asDiskFull } from './disk-full.js';
 
 // File bytes on the local filesystem (storage.kind: fs). A crash must never
 // leave metadata pointing at a missing or partial file, so a file is written
@@ -34,12 +35,21 @@ export class FsStorage implements StorageService, FileBytes {
       await this.files.insert(file);
     } catch (error) {
       await this.removeBytes(file.storageId);
-      throw error;
+      throw asDiskFull(error);
     }
     return file;
   }
 
   async writeBytes(bytes: AsyncIterable<Uint8Array>, options: StoreOptions): Promise<StoredFile> {
+    try {
+      return await this.writeFile(bytes, options);
+    } catch (error) {
+      throw asDiskFull(error);
+    }
+  }
+
+  /** Writes to a temporary file, then renames it into place; a failure at any step leaves nothing behind. */
+  private async writeFile(bytes: AsyncIterable<Uint8Array>, options: StoreOptions): Promise<StoredFile> {
     const storageId = this.files.newId();
     const incoming = path.join(this.dir, INCOMING);
     await mkdir(incoming, { recursive: true });
@@ -57,7 +67,7 @@ export class FsStorage implements StorageService, FileBytes {
       }
       await handle.sync();
     } catch (error) {
-      await handle.close();
+      await handle.close().catch(() => {});
       await rm(temporary, { force: true });
       throw error;
     }
@@ -69,9 +79,16 @@ export class FsStorage implements StorageService, FileBytes {
       throw new GatewayError('Sha256Mismatch', `The body's sha256 is ${digest.toString('base64')}, not ${options.expectedSha256} as its Digest header says`);
     }
     const final = this.pathOf(storageId);
-    await mkdir(path.dirname(final), { recursive: true });
-    await rename(temporary, final);
-    await syncDirectory(path.dirname(final));
+    try {
+      await mkdir(path.dirname(final), { recursive: true });
+      await rename(temporary, final);
+      await syncDirectory(path.dirname(final));
+    } catch (error) {
+      // A full disk can refuse even a new shard folder.
+      await rm(temporary, { force: true });
+      await rm(final, { force: true });
+      throw error;
+    }
     return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, creationTime: Date.now() };
   }
 

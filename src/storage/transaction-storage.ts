@@ -1,6 +1,7 @@
 import type { WriteTx } from '../database/store.js';
 import type { FileMetadata } from './file-metadata.js';
 import type { ByteRange, FileBytes, StorageService, StoreOptions, StoredFile } from './storage-service.js';
+import { asDiskFull } from './disk-full.js';
 
 // ctx.storage inside a mutation. The file's metadata is a document of the
 // mutation's transaction, like every other write of the mutation: it
@@ -30,7 +31,7 @@ export class TransactionStorage implements StorageService {
       await this.files.insertIn(this.tx, file);
     } catch (error) {
       await this.bytes.removeBytes(file.storageId).catch(() => {});
-      throw error;
+      throw asDiskFull(error);
     }
     return file;
   }

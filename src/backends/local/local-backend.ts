@@ -7,6 +7,7 @@ import type { RegisteredFunction } from '../../functions/registration.js';
 import type { CompiledSchema } from '../../database/compiled-schema.js';
 import { idCheckFor } from '../../database/document-api.js';
 import { DatabaseUnavailableError, type Store, type WriteTx } from '../../database/store.js';
+import { DiskFullError } from '../../database/sqlite/disk-full.js';
 import { GatewayError } from '../../http/errors.js';
 import { Query } from '../../database/query.js';
 import { enableAttribution, runInLogScope } from '../../log/console-capture.js';
@@ -76,6 +77,7 @@ export class LocalBackend implements FunctionBackend, ContextHost {
       // Not the function's failure: the caller gets a 503 (on /api) or a
       // thrown error (ctx.run*), and may try again.
       if (error instanceof DatabaseUnavailableError) throw new GatewayError('DatabaseUnavailable', `${error.message}. Try again shortly.`);
+      if (error instanceof DiskFullError) throw new GatewayError('InsufficientStorage', error.message);
       return { status: 'error', ...describeFailure(error, request.caller.requestId, this.options.production), logLines };
     }
   }

@@ -41,6 +41,12 @@ export class SqliteStore implements Store {
     // Checkpoints run in the Checkpointer's thread; this one is the fallback.
     this.writer.pragma('wal_autocheckpoint = 10000');
     this.writer.pragma('busy_timeout = 5000');
+    // A transaction's pages stay in memory until COMMIT. When SQLite spills
+    // them to the log early and the disk is full, it rolls the whole
+    // transaction back on its own in the middle of a mutation, whose later
+    // writes would then run outside any transaction; without spills, a full
+    // disk shows at COMMIT, where the write lane fails the batch whole.
+    this.writer.pragma('cache_spill = OFF');
     this.writer.exec(METADATA_DDL);
     this.writerStatements = new StatementCache(this.writer);
     this.writerView = { statements: this.writerStatements, since: null };

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { TransactionTimeoutError } from '../store.js';
+import { diskFullOr } from './disk-full.js';
 
 // SQLite has one writer, so mutations run one at a time on the write
 // connection: serial execution is trivially serializable.
@@ -107,13 +108,26 @@ export class WriteLane {
       return { committed: false, outcomes: batch.map(() => ({ ok: false, error })) };
     }
     const outcomes: Outcome[] = [];
-    for (const job of batch) {
-      statements.savepoint.run();
-      const outcome = await this.runJob(job);
-      if (outcome.ok) statements.release.run();
-      else {
-        statements.undo.run();
-        statements.release.run();
+    for (let i = 0; i < batch.length; i++) {
+      let outcome: Outcome;
+      try {
+        statements.savepoint.run();
+        outcome = await this.runJob(batch[i]!);
+        if (outcome.ok) statements.release.run();
+        else {
+          statements.undo.run();
+          statements.release.run();
+        }
+      } catch (error) {
+        outcome = { ok: false, error };
+      }
+      if (!this.db.inTransaction) {
+        // SQLite gave the transaction up on its own (a full disk, an I/O
+        // error): what ran in it so far is gone, so those mutations failed;
+        // the ones not yet run go first in the next batch.
+        this.queue.unshift(...batch.splice(i + 1));
+        const error = diskFullOr(outcome.ok ? new Error('SQLite rolled the transaction back') : outcome.error);
+        return { committed: false, outcomes: batch.map(() => ({ ok: false, error })) };
       }
       outcomes.push(outcome);
     }
@@ -122,7 +136,7 @@ export class WriteLane {
     } catch (error) {
       // Nothing of this batch is committed: every mutation in it failed.
       if (this.db.inTransaction) statements.rollback.run();
-      return { committed: false, outcomes: batch.map(() => ({ ok: false, error })) };
+      return { committed: false, outcomes: batch.map(() => ({ ok: false, error: diskFullOr(error) })) };
     }
     return { committed: true, outcomes };
   }
