@@ -31,21 +31,22 @@ export const diff: Command = {
     if (positionals.length !== 2) throw new UsageError('give two configs: OLD NEW');
     const [oldSpec, newSpec] = positionals as [string, string];
     const scratch = await mkdtemp(path.join(os.tmpdir(), 'portico-diff-'));
+    const cleanups: string[] = [];
     try {
-      const before = await load(oldSpec, io, scratch, 'old');
-      const after = await load(newSpec, io, scratch, 'new');
+      const before = await load(oldSpec, io, scratch, 'old', cleanups);
+      const after = await load(newSpec, io, scratch, 'new', cleanups);
       if (before === null || after === null) return EXIT.failed;
       const changes = diffConfigs(before, after);
       io.out(render(changes, format, newSpec));
       return changes.some((change) => change.breaking) ? EXIT.failed : EXIT.ok;
     } finally {
-      await rm(scratch, { recursive: true, force: true });
+      await Promise.all([scratch, ...cleanups].map((temporary) => rm(temporary, { recursive: true, force: true })));
     }
   },
 };
 
 /** A config from a file, or from git (REV:PATH) when no such file exists. */
-async function load(spec: string, io: Io, scratch: string, name: string): Promise<PorticoConfig | null> {
+async function load(spec: string, io: Io, scratch: string, name: string, cleanups: string[]): Promise<PorticoConfig | null> {
   let file = path.resolve(io.cwd, spec);
   const exists = await access(file).then(
     () => true,
@@ -60,8 +61,15 @@ async function load(spec: string, io: Io, scratch: string, name: string): Promis
     } catch (error) {
       throw new UsageError(`${spec}: git cannot show it (${((error as { stderr?: string }).stderr ?? (error as Error).message).trim()})`);
     }
-    file = path.join(scratch, name, path.basename(spec.slice(colon + 1)) || 'routes.yaml');
-    await mkdir(path.dirname(file), { recursive: true });
+    // Beside where the file sits in the working tree, so that what it names
+    // by relative path (functions/, a JWKS file, .env) resolves as it did.
+    const inRepo = spec.slice(colon + 1);
+    const top = await run('git', ['rev-parse', '--show-toplevel'], { cwd: io.cwd }).then((r) => r.stdout.trim(), () => io.cwd);
+    const original = /^\.\.?\//.test(inRepo) ? path.resolve(io.cwd, inRepo) : path.join(top, inRepo);
+    const home = await access(path.dirname(original)).then(() => path.dirname(original), () => path.join(scratch, name));
+    await mkdir(home, { recursive: true });
+    file = path.join(home, `.${path.basename(original)}.${name}-${path.basename(scratch)}.yaml`);
+    cleanups.push(file);
     await writeFile(file, text);
   }
   // The environment may lack the secrets a config names; they do not change its routes.
