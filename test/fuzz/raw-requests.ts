@@ -73,6 +73,12 @@ const framing = fc.oneof(
   fc.record({ kind: fc.constant('both' as const), body: fc.string({ maxLength: 40 }) }),
   fc.record({ kind: fc.constant('two-lengths' as const), a: fc.nat({ max: 20 }), b: fc.nat({ max: 20 }) }),
   fc.record({ kind: fc.constant('bad-length' as const), value: fc.constantFrom('-1', 'abc', '1e3', ' 5', '5 5', '0x10', '99999999999999999999', '') }),
+  // Transfer codings a proxy might pass on: some mean chunked, some are unknown, some hide chunked from one parser and not another.
+  fc.record({
+    kind: fc.constant('coding' as const),
+    value: fc.constantFrom('Chunked', 'chunked, gzip', 'gzip, chunked', 'gzip', 'identity', ' chunked', 'chunked\u0000', 'chunked;q=1', 'xchunked'),
+    chunks: fc.array(fc.string({ maxLength: 20 }), { maxLength: 2 }),
+  }),
 );
 
 function chunkedBody(chunks: string[], flaw: string): string {
@@ -91,7 +97,7 @@ export const rawRequest: fc.Arbitrary<RawRequest> = fc
     method,
     path,
     version,
-    host: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+    host: fc.oneof({ weight: 5, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constantFrom(0, 2) }),
     headers: fc.array(headerLine, { maxLength: 6 }),
     many: fc.oneof({ weight: 8, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 100, max: 3000 }) }),
     framing,
@@ -101,7 +107,8 @@ export const rawRequest: fc.Arbitrary<RawRequest> = fc
   })
   .map((r) => {
     const lines = [`${r.method} ${r.path} ${r.version}`.replace(/ +$/, (m) => (r.version === '' ? '' : m))];
-    if (r.host) lines.push('Host: h.test');
+    // No Host, one, or two that disagree.
+    for (let i = 0; i < r.host; i++) lines.push(`Host: h${i}.test`);
     lines.push(...r.headers);
     for (let i = 0; i < r.many; i++) lines.push(`X-Many-${i}: ${i}`);
     let body = '';
@@ -120,6 +127,9 @@ export const rawRequest: fc.Arbitrary<RawRequest> = fc
       body = 'x'.repeat(Math.max(f.a, f.b));
     } else if (f.kind === 'bad-length') {
       lines.push(`Content-Length: ${f.value}`);
+    } else if (f.kind === 'coding') {
+      lines.push(`Transfer-Encoding: ${f.value}`);
+      body = chunkedBody(f.chunks, 'none');
     }
     const eol = r.bareLf ? '\n' : '\r\n';
     const whole = bytes(`${lines.join(eol)}${eol}${eol}${body}`);

@@ -136,7 +136,7 @@ describe('portico validate on fuzzed configs', () => {
           throw error;
         }
       }),
-      150,
+      120,
     );
   });
 
@@ -152,7 +152,7 @@ describe('portico validate on fuzzed configs', () => {
           throw error;
         }
       }),
-      10,
+      6,
     );
   });
 
