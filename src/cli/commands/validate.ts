@@ -21,7 +21,8 @@ export const validate: Command = {
     {
       name: 'env-optional',
       type: 'boolean',
-      description: 'for CI without secrets: an unset ${VAR} is a warning and its value unknown, instead of an error',
+      default: 'off: an unset ${VAR} is an error',
+      description: 'for CI without secrets: an unset ${VAR} is a warning and its value unknown',
     },
   ],
   exitCodes: ['1  a config or its handlers have errors'],
