@@ -149,7 +149,7 @@ class StorageForwarder implements SubMount {
     // (the function tier's own headers are not passed on).
     exchange.headers.push(...STORAGE_HEADERS);
     const query = req.url!.indexOf('?');
-    const target = `${this.url}/api${rest}${query === -1 ? '' : req.url!.slice(query)}`;
+    const target = `${this.url}/api${fileTarget(rest)}${query === -1 ? '' : req.url!.slice(query)}`;
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const value = req.headers[name];
@@ -196,6 +196,23 @@ class StorageForwarder implements SubMount {
     await pipeline(Readable.fromWeb(response.body as any), res).catch(() => res.destroy());
     return response.status;
   }
+}
+
+/**
+ * The far side's path for `rest`. A file's id is checked here, as the
+ * function tier would check it: sent on as it came, dot segments such as
+ * %2e%2e would be resolved by the URL parser and reach another endpoint.
+ */
+function fileTarget(rest: string): string {
+  if (rest === '/storage/upload' || rest === '/storage/upload_token') return rest;
+  let id: string;
+  try {
+    id = decodeURIComponent(rest.slice('/storage/'.length));
+  } catch {
+    throw new GatewayError('InvalidStoragePath', 'The storage id is not valid percent-encoding');
+  }
+  if (tableNumberOf(id) === null) throw new GatewayError('InvalidStoragePath', 'Not a storage id');
+  return `/storage/${encodeURIComponent(id)}`;
 }
 
 /** GET or HEAD of a file (not the upload endpoints). */
