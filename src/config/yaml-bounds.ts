@@ -13,7 +13,10 @@ import { isAlias, isCollection, isMap, isPair, isScalar, isSeq, type Alias, type
 export const YAML_LIMITS = {
   /** Nesting of mappings and lists, aliases followed. Configs need a handful; inline JSON Schemas a few dozen. */
   depth: 100,
-  /** Values (scalars, mappings, lists, pairs) once every alias is expanded. */
+  /**
+   * Values (scalars, mappings, lists, pairs) that aliases add once expanded.
+   * What the file spells out itself is bounded by its size, however long.
+   */
   values: 200_000,
   /** The `yaml` package resolves each alias by scanning the anchors before it: quadratic in their number. */
   aliases: 5_000,
@@ -83,13 +86,19 @@ interface Measure {
   height: number;
 }
 
+const LEAF: Measure = { values: 1, height: 0 };
+
 /** Checks depth, expanded size and alias cycles; each node is measured once, so this is linear in the file. */
 export function checkBounds(doc: Document.Parsed): Bounds {
   const resolved = resolveAliases(doc);
   if (resolved.problem) return resolved;
   const { aliases } = resolved;
+  // Only an anchored node can be reached twice (through its aliases), and
+  // only an anchored node can contain an alias to itself: the bookkeeping is
+  // kept for those alone, so a long file without aliases costs one plain walk.
   const measured = new Map<unknown, Measure>();
   const open = new Set<unknown>();
+  let added = 0;
 
   // Recursion stays shallow: it stops at YAML_LIMITS.depth.
   const measure = (node: unknown, depth: number, at: unknown): Measure => {
@@ -100,7 +109,13 @@ export function checkBounds(doc: Document.Parsed): Bounds {
         const message = `alias *${node.source} sits inside the node &${node.source} names, so that value would contain itself`;
         throw new Refused({ rule: 'yaml/alias-cycle', offset: offsetOf(node), message });
       }
-      return measure(target, depth, node);
+      const expanded = measure(target, depth, node);
+      added += expanded.values;
+      if (added > YAML_LIMITS.values) {
+        const message = `aliases expand this file past ${YAML_LIMITS.values} values (an alias bomb?); refused without expanding it`;
+        throw new Refused({ rule: 'yaml/limit', offset: offsetOf(node), message });
+      }
+      return expanded;
     }
     const known = measured.get(node);
     if (known) {
@@ -109,7 +124,9 @@ export function checkBounds(doc: Document.Parsed): Bounds {
     }
     if (depth > YAML_LIMITS.depth) tooDeep(at);
     if (isPair(node)) checkPair(node, aliases);
-    open.add(node);
+    if (!isMap(node) && !isSeq(node) && !isPair(node)) return LEAF;
+    const anchored = Boolean((node as { anchor?: string }).anchor);
+    if (anchored) open.add(node);
     let values = 1;
     let height = 0;
     const nested = isMap(node) || isSeq(node) ? 1 : 0;
@@ -117,14 +134,12 @@ export function checkBounds(doc: Document.Parsed): Bounds {
       const m = measure(child, depth + nested, child);
       values += m.values;
       height = Math.max(height, m.height + nested);
-      if (values > YAML_LIMITS.values) {
-        const message = `aliases expand this file past ${YAML_LIMITS.values} values (an alias bomb?); refused without expanding it`;
-        throw new Refused({ rule: 'yaml/limit', offset: offsetOf(child), message });
-      }
     }
-    open.delete(node);
     const result = { values, height };
-    measured.set(node, result);
+    if (anchored) {
+      open.delete(node);
+      measured.set(node, result);
+    }
     return result;
   };
 

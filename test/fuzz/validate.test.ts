@@ -5,6 +5,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { main } from '../../src/cli/main.js';
+import { parseYaml } from '../../src/config/source.js';
+import { YAML_LIMITS } from '../../src/config/yaml-bounds.js';
 import { BIN } from '../helpers/gateway.js';
 import { makeProject, removeProject } from '../helpers/project.js';
 import { aliasBomb, BASE_CONFIG, FUNCTIONS, manyMerges, mutatedConfig, type MutatedConfig } from './config-mutations.js';
@@ -165,6 +167,23 @@ describe('portico validate on fuzzed configs', () => {
     assertWellBehaved(outcome, 'text');
     assert.match(outcome.out, /^routes\.yaml:\d+:\d+: error: aliases expand this file past \d+ values \(an alias bomb\?\); refused without expanding it \[yaml\/limit\]$/m);
     assert.ok(outcome.ms < 5000, `took ${outcome.ms} ms`);
+  });
+
+  // Regression: the first version of the bound counted every value of the
+  // file, so a long config without a single alias (20,000 routes) was
+  // refused as an alias bomb.
+  test('a long file without aliases is not an alias bomb: only what aliases add counts', () => {
+    // A small limit keeps the files small; the rule is the same at any size.
+    const limit = YAML_LIMITS.values;
+    YAML_LIMITS.values = 1000;
+    try {
+      const plain = `routes: [${Array(5000).fill('1').join(',')}]\n`;
+      assert.deepEqual(parseYaml('plain.yaml', plain).diagnostics, []);
+      const aliased = `a: &a [${Array(100).fill('1').join(',')}]\nb: [${Array(11).fill('*a').join(',')}]\n`;
+      assert.deepEqual(parseYaml('aliased.yaml', aliased).diagnostics.map((d) => [d.rule, d.line, d.column]), [['yaml/limit', 2, 32]]);
+    } finally {
+      YAML_LIMITS.values = limit;
+    }
   });
 
   // Regression: the same budget of 100 made a config with more than 100
