@@ -17,13 +17,29 @@ export interface RawRoute {
   path?: string;
   pathPrefix?: string;
   method: string | string[];
-  handler: string;
+  handler?: string;
   cors?: false | RawCors;
   auth?: 'required' | 'optional';
   bodyLimit?: RawSize;
   responseLimit?: RawSize;
   timeout?: RawDuration;
   description?: string;
+  summary?: string;
+  tags?: string[];
+  proxy?: RawProxy;
+}
+
+export interface RawProxy {
+  upstream: string | string[];
+  stripPrefix?: boolean;
+  rewrite?: string;
+  headers?: { add?: Record<string, string>; remove?: string[] };
+  preserveHost?: boolean;
+  timeout?: RawDuration;
+  retries?: number;
+  ejectAfter?: number;
+  cooldown?: RawDuration;
+  websocket?: boolean;
 }
 
 export interface RawAuthProvider {

@@ -19,6 +19,7 @@ export function resolveProxy(raw: RawProxy, bodyLimit: number | null, routeTimeo
     ejectAfter: raw.ejectAfter ?? PROXY_DEFAULTS.ejectAfter,
     cooldownMs: duration(raw.cooldown, PROXY_DEFAULTS.cooldownMs),
     bodyLimit,
+    websocket: raw.websocket ?? false,
   };
 }
 

@@ -8,6 +8,7 @@ import { effectiveCors } from './cors-policy.js';
 import { portFromEnv, type Env } from './env.js';
 import { canonicalJson, deepFreeze, sha256 } from './freeze.js';
 import { isPostgresUrl, type RawConfig, type RawDuration, type RawRoute, type RawSize } from './raw.js';
+import { resolveProxy } from './resolve-proxy.js';
 import { DEFAULTS, type BackendConfig, type HttpMethod, type PorticoConfig, type RouteConfig } from './types.js';
 
 /** Binary units, as in the design: 1mb = 1 MiB. */
@@ -53,7 +54,11 @@ function resolveRoute(
     path: (route.path ?? route.pathPrefix)!,
     kind: route.path !== undefined ? 'exact' : 'prefix',
     methods: (Array.isArray(route.method) ? [...route.method] : [route.method]) as HttpMethod[],
-    handler: route.handler,
+    handler: route.proxy ? `proxy:${[route.proxy.upstream].flat().join(',')}` : route.handler!,
+    proxy: route.proxy ? resolveProxy(route.proxy, route.bodyLimit === undefined ? null : toBytes(route.bodyLimit, limits.body), toMs(route.timeout, limits.timeoutMs)) : null,
+    summary: route.summary ?? null,
+    description: route.description ?? null,
+    tags: [...(route.tags ?? [])],
     cors: effectiveCors(raw.cors, route.cors),
     auth: route.auth ?? 'optional',
     bodyLimit: toBytes(route.bodyLimit, limits.body),

@@ -20,14 +20,39 @@ export interface RouteConfig {
   path: string;
   kind: 'exact' | 'prefix';
   methods: HttpMethod[];
-  /** `module:export` or `module` (its default export). */
+  /** `module:export` or `module` (its default export); for a proxy route, `proxy:` and its upstreams. */
   handler: string;
+  /** Set when the route forwards to upstreams instead of running a handler. */
+  proxy: ProxyConfig | null;
+  /** For the OpenAPI document. */
+  summary: string | null;
+  description: string | null;
+  tags: string[];
   /** The merged policy, or null when CORS is off for this route. */
   cors: CorsPolicy | null;
   auth: 'required' | 'optional';
   bodyLimit: number;
   responseLimit: number;
   timeoutMs: number;
+}
+
+export interface ProxyConfig {
+  /** Base URLs without a trailing slash, taken in turn. */
+  upstreams: string[];
+  stripPrefix: boolean;
+  rewrite: string | null;
+  /** Lower-case names. */
+  addHeaders: [string, string][];
+  removeHeaders: string[];
+  preserveHost: boolean;
+  timeoutMs: number;
+  retries: number;
+  ejectAfter: number;
+  cooldownMs: number;
+  /** The route's own bodyLimit, when it declares one; null streams any size. */
+  bodyLimit: number | null;
+  /** WebSocket upgrades pass through to the upstream. */
+  websocket: boolean;
 }
 
 export interface AuthProviderConfig {

@@ -1,4 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { PorticoConfig } from '../config/types.js';
 import type { CompiledCors } from '../cors/compiled-cors.js';
 import type { RouteTable, PathGroup } from '../routing/route-table.js';
@@ -8,6 +10,7 @@ import type { CompiledRoute, PreflightInfo } from './compiled-route.js';
 import { answerHeaders, newExchange, type Exchange } from './exchange.js';
 import { answerGatewayError, closeAfterResponse, writeEmpty } from './gateway-responses.js';
 import { runHttpAction, type ActionServices } from './run-http-action.js';
+import { runProxy, runUpgrade } from './run-proxy.js';
 import { requestLogFor, type RequestLog } from '../log/request-log.js';
 import { forwardingFor, type Forwarding } from '../http/forwarding.js';
 import { requestMeterFor, type RequestMeter } from './request-meter.js';
@@ -102,7 +105,35 @@ export class Gateway {
     exchange.route = route.pattern;
     exchange.handler = route.handlerName;
     this.addCors(req, exchange, route.cors);
+    if (route.proxy !== null) return runProxy(this.services, req, res, exchange, route, match.params);
     return runHttpAction(this.services, req, res, exchange, route, match.params);
+  }
+
+  /**
+   * A request with an Upgrade header (Node hands these over with the raw
+   * socket). A WebSocket upgrade on a proxy route with `websocket: true`
+   * goes through to the upstream; any other is served as a plain request
+   * by `serve`, on a response that closes the connection after it.
+   */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, serve: (req: IncomingMessage, res: ServerResponse) => void): void {
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    res.once('finish', () => socket.end());
+    const url = req.url!;
+    const match = req.method === 'GET' && url.charCodeAt(0) === SLASH && req.headers.upgrade?.toLowerCase() === 'websocket' && !url.startsWith('/_portico/') ? this.table.match('GET', url) : null;
+    if (match?.kind !== 'route' || match.value.proxy === null || !match.value.proxy.websocket) return serve(req, res);
+    const started = performance.now();
+    const exchange = newExchange(req);
+    const route = match.value;
+    exchange.route = route.pattern;
+    exchange.handler = route.handlerName;
+    this.addCors(req, exchange, route.cors);
+    socket.on('error', () => socket.destroy());
+    runUpgrade(this.services, req, res, socket, head, exchange, route, match.params).then(
+      (status) => this.logRequest(req, exchange, status, started, res),
+      (error) => this.logRequest(req, exchange, this.internalError(req, res, exchange, error), started, res),
+    );
   }
 
   private preflight(req: IncomingMessage, res: ServerResponse, exchange: Exchange, group: PathGroup<CompiledRoute>): number {

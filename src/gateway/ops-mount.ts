@@ -6,6 +6,7 @@ import { writeGatewayError, writeJson } from './gateway-responses.js';
 import { GatewayError } from '../http/errors.js';
 import type { PorticoConfig } from '../config/types.js';
 import { answerMetrics } from './metrics-endpoint.js';
+import { answerOpenApi } from './openapi-endpoint.js';
 
 // /_portico/*: the gateway's own operational endpoints.
 //   GET /_portico/health → {"status":"ok","configHash":...}: which config is
@@ -18,7 +19,7 @@ export class OpsMount implements Mount {
   constructor(
     private readonly facts: { configHash: string; codeHash: string; routes: number; backend: string },
     /** /_portico/metrics (with the config's access rule) and /_portico/dashboard. */
-    private readonly extras: { config?: PorticoConfig; dashboard?: Mount | null } = {},
+    private readonly extras: { config?: PorticoConfig; dashboard?: Mount | null; openapi?: () => string } = {},
   ) {}
 
   async handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<number> {
@@ -48,6 +49,7 @@ export class OpsMount implements Mount {
       }, headers);
       return status;
     }
+    if (exchange.route === '/_portico/openapi.json' && this.extras.openapi) return answerOpenApi(req, res, headers, this.extras.openapi);
     if (exchange.route === '/_portico/metrics' && this.extras.config) return answerMetrics(req, res, headers, this.extras.config);
     if (this.extras.dashboard && (exchange.route === '/_portico/dashboard' || exchange.route.startsWith('/_portico/dashboard/'))) return this.extras.dashboard.handle(req, res, exchange);
     const error = new GatewayError('NotFound', `No such endpoint: ${exchange.route}`);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { AuthError } from '../auth/authenticator.js';
 import { GatewayError } from '../http/errors.js';
 import { challengeText } from '../http/header-values.js';
@@ -32,6 +33,30 @@ export function runProxy(
   if (!route.authRequired) return forward();
   return services.identityOf(req).get().then(
     (user) => (user !== null ? forward() : refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'), false)),
+    (error) => refuse(res, exchange, error instanceof AuthError ? new GatewayError(error.code, error.message) : new GatewayError('Unauthenticated', (error as Error).message), true),
+  );
+}
+
+/**
+ * A WebSocket upgrade on a proxy route that allows them: auth first, then the
+ * tunnel. `res` writes answers on the upgrading socket (the 401, the 502).
+ */
+export function runUpgrade(
+  services: ActionServices,
+  req: IncomingMessage,
+  res: ServerResponse,
+  socket: Duplex,
+  head: Buffer,
+  exchange: Exchange,
+  route: CompiledRoute,
+  params: Record<string, string>,
+): Promise<number> {
+  const proxy = route.proxy!;
+  const fail = (error: GatewayError) => answerGatewayError(res, exchange, error);
+  const open = () => proxy.upgrade(req, socket, head, params, exchange, services.forwarding ?? DIRECT, fail);
+  if (!route.authRequired) return open();
+  return services.identityOf(req).get().then(
+    (user) => (user !== null ? open() : refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'), false)),
     (error) => refuse(res, exchange, error instanceof AuthError ? new GatewayError(error.code, error.message) : new GatewayError('Unauthenticated', (error as Error).message), true),
   );
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
@@ -71,6 +72,11 @@ export class ProxyRoute {
     this.plan = requestHeaderPlan(config.removeHeaders, config.addHeaders, config.preserveHost);
   }
 
+  /** Whether WebSocket upgrades pass through this route. */
+  get websocket(): boolean {
+    return this.config.websocket;
+  }
+
   /** Forwards one request; resolves with the status the client was sent (499 when it hung up). */
   async forward(req: IncomingMessage, res: ServerResponse, params: Record<string, string>, exchange: ProxyExchange, forwarding: Forwarding, fail: FailAnswer): Promise<number> {
     const method = req.method!;
@@ -128,6 +134,59 @@ export class ProxyRoute {
       this.set.succeeded(upstream);
       return this.relay(req, res, answer, upstream, exchange, abort);
     }
+  }
+
+  /**
+   * A WebSocket upgrade: the handshake goes to the next upstream in turn
+   * (another one if it refuses the connection), the upstream's 101 goes back
+   * with the gateway's request id and CORS headers, and then the two sockets
+   * are joined until either side closes. Resolves with the status sent.
+   */
+  async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, params: Record<string, string>, exchange: ProxyExchange, forwarding: Forwarding, fail: FailAnswer): Promise<number> {
+    const headers = upstreamRequestHeaders(req, this.plan, forwarding, exchange.requestId);
+    const abort = new AbortController();
+    const onClose = () => abort.abort();
+    socket.once('close', onClose);
+    let tried: Set<Upstream> | null = null;
+    let upstream: Upstream | null = this.set.pick(null)!;
+    let answer: Dispatcher.UpgradeData;
+    for (;;) {
+      try {
+        answer = await upstream.pool.upgrade({ path: this.targets.get(upstream)!(req.url!, params), method: 'GET', headers, protocol: 'websocket', signal: abort.signal });
+        break;
+      } catch (error) {
+        if (abort.signal.aborted) return CLIENT_CLOSED_REQUEST;
+        const kind = failureKind(error);
+        this.failed(upstream, kind, error, exchange.requestId);
+        upstream = kind === 'refused' ? this.set.pick((tried ??= new Set()).add(upstream)) : null;
+        if (upstream === null) return fail(new GatewayError('BadGateway', `The upstream did not accept the WebSocket (${describe(error)})`), false);
+      }
+    }
+    socket.off('close', onClose);
+    this.set.succeeded(upstream);
+    const tunnel = answer.socket;
+    if (socket.destroyed) {
+      tunnel.destroy();
+      return CLIENT_CLOSED_REQUEST;
+    }
+    let text = 'HTTP/1.1 101 Switching Protocols\r\n';
+    for (const name in answer.headers) {
+      const value = answer.headers[name];
+      if (value === undefined || name === 'x-request-id' || (this.ownCors && name.startsWith('access-control-'))) continue;
+      for (const one of Array.isArray(value) ? value : [value]) text += `${name}: ${one}\r\n`;
+    }
+    for (let i = 0; i + 1 < exchange.headers.length; i += 2) text += `${exchange.headers[i]}: ${exchange.headers[i + 1]}\r\n`;
+    socket.write(`${text}\r\n`);
+    if (head.length > 0) tunnel.write(head);
+    const close = () => {
+      socket.destroy();
+      tunnel.destroy();
+    };
+    socket.on('error', close).on('close', close);
+    tunnel.on('error', close).on('close', close);
+    tunnel.pipe(socket);
+    socket.pipe(tunnel);
+    return 101;
   }
 
   private async relay(req: IncomingMessage, res: ServerResponse, answer: Dispatcher.ResponseData, upstream: Upstream, exchange: ProxyExchange, abort: AbortController): Promise<number> {

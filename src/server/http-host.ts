@@ -78,6 +78,8 @@ export class HttpHost implements GatewayHolder {
     });
     this.server.on('clientError', (error, socket) => answerClientError(error as NodeJS.ErrnoException, socket as Socket));
     this.server.on('connect', (_req, socket: Socket) => answerConnect(socket));
+    // WebSocket pass-through on proxy routes; other upgrade requests are served as plain requests.
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => this.current.upgrade(req, socket, head, callback));
   }
 
   /**

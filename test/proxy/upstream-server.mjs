@@ -8,6 +8,7 @@
 //   /cors           answers with its own Access-Control-* headers
 //   /hop            answers with hop-by-hop headers
 //   /events         what happened to earlier requests (closed early, finished)
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 
 const port = Number(process.argv[2] ?? 0);
@@ -77,5 +78,33 @@ const server = http.createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name });
     res.end(req.method === 'HEAD' ? undefined : text);
   });
+});
+// WebSocket: the handshake, a first text message saying what arrived, then
+// every text frame echoed back (frames under 126 bytes, enough for tests).
+server.on('upgrade', (req, socket) => {
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return socket.destroy();
+  const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+  socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-Upstream: ${name}\r\nX-Request-Id: upstream-id\r\n\r\n`);
+  const send = (text) => {
+    const payload = Buffer.from(text);
+    socket.write(Buffer.concat([Buffer.from([0x81, payload.length]), payload]));
+  };
+  send(JSON.stringify({ name, url: req.url, id: req.headers['x-request-id'], forwardedFor: req.headers['x-forwarded-for'] }));
+  let buffer = Buffer.alloc(0);
+  socket.on('data', (chunk) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    while (buffer.length >= 6) {
+      const opcode = buffer[0] & 0x0f;
+      const length = buffer[1] & 0x7f;
+      if (buffer.length < 6 + length) return;
+      const mask = buffer.subarray(2, 6);
+      const payload = Buffer.from(buffer.subarray(6, 6 + length).map((byte, i) => byte ^ mask[i % 4]));
+      buffer = buffer.subarray(6 + length);
+      if (opcode === 0x8) return socket.end(Buffer.from([0x88, 0]));
+      if (opcode === 0x1) send(`${name}: ${payload.toString()}`);
+    }
+  });
+  socket.on('close', () => events.push({ what: 'ws-closed', url: req.url, id: req.headers['x-request-id'] }));
+  socket.on('error', () => {});
 });
 server.listen(port, '127.0.0.1', () => process.stdout.write(`listening ${server.address().port}\n`));
