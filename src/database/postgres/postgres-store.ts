@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import {
   DatabaseUnavailableError,
   TransactionTimeoutError,
@@ -10,11 +10,12 @@ import {
   type WriteTx,
 } from '../store.js';
 import { registerHealthSource } from '../health.js';
-import { backfill } from './backfill.js';
 import { isConnectionFailure } from './connection-errors.js';
-import { pgIndexName, pgKeyColumn, pgTable } from './identifiers.js';
+import { ConnectionPool, describe, lostConnection } from './connection-pool.js';
+import { pgTable } from './identifiers.js';
 import { PostgresCatalog } from './postgres-catalog.js';
-import { DDL_LOCK, PostgresTx, TABLE_NUMBERS, tableDdl } from './postgres-tx.js';
+import { DDL_LOCK, PostgresTx, TABLE_NUMBERS } from './postgres-tx.js';
+import { syncIndexes } from './schema-changes.js';
 import { SCHEMA_CHANNEL, SchemaListener } from './schema-listener.js';
 import { activeMetrics } from '../../metrics/metrics.js';
 
@@ -27,8 +28,8 @@ import { activeMetrics } from '../../metrics/metrics.js';
 //  - A transaction does all its work on the one connection it holds (see
 //    postgres-tx.ts); schema changes run under an advisory lock, so
 //    instances starting together do not race.
-//  - The server may go away. Waiting for a connection is bounded (the
-//    URL's `connect_timeout`, in seconds, default 5); a connection lost
+//  - The server may go away. Waiting for a connection is bounded
+//    (connection-pool.ts); a connection lost
 //    before COMMIT was sent runs the transaction again on a fresh one; any
 //    other loss is a DatabaseUnavailableError (503), never an acknowledged
 //    write. A transaction abandoned mid-statement has its connection
@@ -38,10 +39,6 @@ const RETRYABLE = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 60;
 /** Fresh connections tried after a lost one, before giving up with a 503. */
 const MAX_RECONNECTS = 2;
-const DEFAULT_WAIT_MS = 5_000;
-/** The server's own backstop: a session idle inside a transaction this long is ended. */
-const IDLE_IN_TRANSACTION_MS = 60_000;
-const ROLLBACK_WAIT_MS = 5_000;
 const STATEMENT_GRACE_MS = 1_000;
 
 const METADATA_DDL = `
@@ -61,33 +58,17 @@ const METADATA_DDL = `
 /** A connection lost before COMMIT was sent: nothing was applied, the transaction may run again. */
 class LostConnection extends DatabaseUnavailableError {}
 
-interface Lease {
-  client: pg.PoolClient;
-  /** Set if the connection failed while this lease held it. */
-  lost: Error | null;
-  release(destroy?: boolean): void;
-}
-
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
   private readonly catalog = new PostgresCatalog();
   private listener: SchemaListener | null = null;
   private unregister: () => void = () => {};
 
-  private constructor(
-    private readonly pool: pg.Pool,
-    private readonly waitMs: number,
-    private readonly poolSize: number,
-  ) {}
+  private constructor(private readonly pool: ConnectionPool) {}
 
   static async connect(url: string, poolSize: number): Promise<PostgresStore> {
-    const waitMs = connectTimeoutOf(url) ?? DEFAULT_WAIT_MS;
-    const config: pg.ClientConfig = { connectionString: url, connectionTimeoutMillis: waitMs, keepAlive: true };
-    const pool = new pg.Pool({ ...config, max: poolSize, idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS });
-    // An idle client that loses its connection must not crash the process
-    // (the pool drops it).
-    pool.on('error', () => {});
-    const store = new PostgresStore(pool, waitMs, poolSize);
+    const pool = new ConnectionPool(url, poolSize);
+    const store = new PostgresStore(pool);
     try {
       await store.ddl(async (client) => {
         await client.query(METADATA_DDL);
@@ -100,7 +81,7 @@ export class PostgresStore implements Store {
       // changes: one that adds or drops an index notifies, the others drop
       // their cached index lists, so their next writes fill the new key
       // columns too.
-      const listener = new SchemaListener(config, () => store.catalog.forgetIndexes());
+      const listener = new SchemaListener(pool.clientConfig, () => store.catalog.forgetIndexes());
       await listener.start();
       store.listener = listener;
       store.unregister = registerHealthSource(listener);
@@ -116,7 +97,7 @@ export class PostgresStore implements Store {
   async tableNumber(table: string): Promise<number | null> {
     const cached = this.catalog.numbers.get(table);
     if (cached !== undefined) return cached;
-    const { rows } = await this.query<{ number: number }>('SELECT number FROM _portico_tables WHERE name = $1', [table]);
+    const { rows } = await this.pool.query<{ number: number }>('SELECT number FROM _portico_tables WHERE name = $1', [table]);
     if (!rows[0]) return null;
     this.catalog.remember(table, rows[0].number);
     return rows[0].number;
@@ -125,7 +106,7 @@ export class PostgresStore implements Store {
   async tableName(number: number): Promise<string | null> {
     const cached = this.catalog.names.get(number);
     if (cached !== undefined) return cached;
-    const { rows } = await this.query<{ name: string }>('SELECT name FROM _portico_tables WHERE number = $1', [number]);
+    const { rows } = await this.pool.query<{ name: string }>('SELECT name FROM _portico_tables WHERE number = $1', [number]);
     if (!rows[0]) return null;
     this.catalog.remember(rows[0].name, number);
     return rows[0].name;
@@ -142,14 +123,14 @@ export class PostgresStore implements Store {
   async applySchema(tables: readonly { name: string; indexes: IndexSpec[] }[]): Promise<void> {
     await this.ddl(async (client) => {
       let changed = false;
-      for (const table of tables) changed = (await this.syncIndexes(client, table.name, table.indexes)) || changed;
+      for (const table of tables) changed = (await syncIndexes(client, this.catalog, table.name, table.indexes)) || changed;
       // Delivered at commit to every instance listening (see SchemaListener).
       if (changed) await client.query(`NOTIFY ${SCHEMA_CHANNEL}`);
     });
     // Lists cached meanwhile may predate the change.
     this.catalog.forgetIndexes();
     for (const table of tables) {
-      const { rows } = await this.query<{ index_name: string; fields: string }>(
+      const { rows } = await this.pool.query<{ index_name: string; fields: string }>(
         'SELECT index_name, fields FROM _portico_indexes WHERE table_name = $1 ORDER BY index_name',
         [table.name],
       );
@@ -161,7 +142,7 @@ export class PostgresStore implements Store {
 
   async read<T>(fn: (tx: ReadTx) => Promise<T>, options?: ReadOptions): Promise<T> {
     for (let reconnects = 0; ; reconnects++) {
-      const lease = await this.checkout();
+      const lease = await this.pool.checkout();
       const tx = new PostgresTx(lease.client, this.catalog);
       try {
         await lease.client.query(begin('REPEATABLE READ READ ONLY', options?.timeoutMs));
@@ -173,10 +154,10 @@ export class PostgresStore implements Store {
       } catch (error) {
         tx.close();
         const lost = lease.lost !== null || isConnectionFailure(error);
-        await this.abandon(lease, tx, lost);
+        await this.pool.abandon(lease, lost || tx.pending > 0);
         // A read has no effect: it can always run again.
         if (lost && reconnects < MAX_RECONNECTS) continue;
-        if (lost) throw new DatabaseUnavailableError(`The connection to PostgreSQL was lost: ${describe(lease.lost ?? error)}`, false, { cause: error });
+        if (lost) throw lostConnection(lease, error);
         throw error;
       }
     }
@@ -201,7 +182,7 @@ export class PostgresStore implements Store {
   }
 
   private async attempt<T>(fn: (tx: WriteTx) => Promise<T>, options: WriteOptions): Promise<T> {
-    const lease = await this.checkout();
+    const lease = await this.pool.checkout();
     const tx = new PostgresTx(lease.client, this.catalog);
     let committing = false;
     try {
@@ -222,7 +203,7 @@ export class PostgresStore implements Store {
     } catch (error) {
       tx.close();
       const lost = lease.lost !== null || isConnectionFailure(error);
-      await this.abandon(lease, tx, lost);
+      await this.pool.abandon(lease, lost || tx.pending > 0);
       if (lost && committing) {
         throw new DatabaseUnavailableError(
           `The connection to PostgreSQL was lost while the mutation committed; it may or may not have been applied: ${describe(lease.lost ?? error)}`,
@@ -230,65 +211,21 @@ export class PostgresStore implements Store {
           { cause: error },
         );
       }
-      if (lost) throw new LostConnection(`The connection to PostgreSQL was lost: ${describe(lease.lost ?? error)}`, false, { cause: error });
+      if (lost) throw lostConnection(lease, error, LostConnection);
       if (tx.retry && !RETRYABLE.has((error as { code?: string }).code ?? '')) throw tx.retry;
       throw error;
     }
   }
 
-  /** A pooled connection, waited for no longer than `connect_timeout`. */
-  private async checkout(): Promise<Lease> {
-    const started = Date.now();
-    let client: pg.PoolClient;
-    try {
-      client = await this.pool.connect();
-    } catch (error) {
-      const waited = Date.now() - started;
-      const message =
-        waited >= this.waitMs - 10
-          ? `No PostgreSQL connection became free within ${this.waitMs} ms (backend.pool: ${this.poolSize})`
-          : `Cannot connect to PostgreSQL: ${describe(error)}`;
-      throw new DatabaseUnavailableError(message, false, { cause: error });
-    }
-    const lease: Lease = {
-      client,
-      lost: null,
-      release: (destroy = false) => {
-        client.off('error', onError);
-        client.release(destroy ? (lease.lost ?? new Error('abandoned')) : undefined);
-      },
-    };
-    // While checked out the pool does not listen: without this, a server
-    // that ends the connection would crash the process.
-    const onError = (error: Error) => (lease.lost = error);
-    client.on('error', onError);
-    return lease;
-  }
-
-  /**
-   * Ends a transaction that did not commit. Its connection goes back to the
-   * pool only once ROLLBACK has answered; one that is lost, still running a
-   * statement (an abandoned function), or slow to roll back is destroyed,
-   * which ends the transaction on the server too.
-   */
-  private async abandon(lease: Lease, tx: PostgresTx, lost: boolean): Promise<void> {
-    if (lost || tx.pending > 0) return lease.release(true);
-    let timer: NodeJS.Timeout | undefined;
-    const slow = new Promise<'slow'>((resolve) => (timer = setTimeout(() => resolve('slow'), ROLLBACK_WAIT_MS)));
-    const outcome = await Promise.race([lease.client.query('ROLLBACK').then(() => 'done' as const, () => 'failed' as const), slow]);
-    clearTimeout(timer);
-    lease.release(outcome !== 'done' || lease.lost !== null);
-  }
-
   // --- meta ---------------------------------------------------------------
 
   async getMeta(key: string): Promise<string | null> {
-    const { rows } = await this.query<{ value: string }>('SELECT value FROM _portico_meta WHERE key = $1', [key]);
+    const { rows } = await this.pool.query<{ value: string }>('SELECT value FROM _portico_meta WHERE key = $1', [key]);
     return rows[0]?.value ?? null;
   }
 
   async initMeta(key: string, value: string): Promise<string> {
-    await this.query('INSERT INTO _portico_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+    await this.pool.query('INSERT INTO _portico_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
     return (await this.getMeta(key))!;
   }
 
@@ -302,12 +239,12 @@ export class PostgresStore implements Store {
 
   /** Stores one chunk of a file (autocommitted: see DatabaseStorage). */
   async putChunk(storageId: string, seq: number, bytes: Uint8Array): Promise<void> {
-    await this.query('INSERT INTO _portico_file_chunks (storage_id, seq, bytes) VALUES ($1, $2, $3)', [storageId, seq, bytes]);
+    await this.pool.query('INSERT INTO _portico_file_chunks (storage_id, seq, bytes) VALUES ($1, $2, $3)', [storageId, seq, bytes]);
   }
 
   /** Chunks `from`..`to` (inclusive) of a file, in order. */
   async getChunks(storageId: string, from: number, to: number): Promise<Buffer[]> {
-    const { rows } = await this.query<{ bytes: Buffer }>(
+    const { rows } = await this.pool.query<{ bytes: Buffer }>(
       'SELECT bytes FROM _portico_file_chunks WHERE storage_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq',
       [storageId, from, to],
     );
@@ -315,20 +252,20 @@ export class PostgresStore implements Store {
   }
 
   async deleteChunks(storageId: string): Promise<void> {
-    await this.query('DELETE FROM _portico_file_chunks WHERE storage_id = $1', [storageId]);
+    await this.pool.query('DELETE FROM _portico_file_chunks WHERE storage_id = $1', [storageId]);
   }
 
   /** Files whose chunks exist but whose metadata never committed (crashed uploads), older than `ageMs`. */
   async orphanChunkIds(ageMs: number): Promise<string[]> {
     // Before _storage has a document, it has no table either.
     if ((await this.tableNumber('_storage')) === null) {
-      const { rows } = await this.query<{ storage_id: string }>(
+      const { rows } = await this.pool.query<{ storage_id: string }>(
         'SELECT DISTINCT storage_id FROM _portico_file_chunks WHERE written_at < now() - make_interval(secs => $1)',
         [ageMs / 1000],
       );
       return rows.map((row) => row.storage_id);
     }
-    const { rows } = await this.query<{ storage_id: string }>(
+    const { rows } = await this.pool.query<{ storage_id: string }>(
       `SELECT DISTINCT c.storage_id FROM _portico_file_chunks c
         WHERE c.written_at < now() - make_interval(secs => $1)
           AND NOT EXISTS (SELECT 1 FROM ${pgTable('_storage')} s WHERE s.id = c.storage_id)`,
@@ -337,27 +274,12 @@ export class PostgresStore implements Store {
     return rows.map((row) => row.storage_id);
   }
 
-  /** One autocommitted statement; an unreachable server is a DatabaseUnavailableError. */
-  private async query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
-    const lease = await this.checkout();
-    try {
-      const result = await lease.client.query<R>(text, values);
-      lease.release();
-      return result;
-    } catch (error) {
-      const lost = lease.lost !== null || isConnectionFailure(error);
-      lease.release(lost);
-      if (lost) throw new DatabaseUnavailableError(`The connection to PostgreSQL was lost: ${describe(lease.lost ?? error)}`, false, { cause: error });
-      throw error;
-    }
-  }
-
   // --- DDL ----------------------------------------------------------------
 
   /** Runs schema changes in one transaction, one instance at a time; a deadlock with live mutations runs it again. */
   private async ddl<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const lease = await this.checkout();
+      const lease = await this.pool.checkout();
       const { client } = lease;
       try {
         await client.query('BEGIN');
@@ -368,58 +290,13 @@ export class PostgresStore implements Store {
         return value;
       } catch (error) {
         const lost = lease.lost !== null || isConnectionFailure(error);
-        if (lost) lease.release(true);
-        else {
-          await client.query('ROLLBACK').catch(() => {});
-          lease.release();
-        }
+        await this.pool.abandon(lease, lost);
         const code = (error as { code?: string }).code;
         if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue;
-        if (lost) throw new DatabaseUnavailableError(`The connection to PostgreSQL was lost: ${describe(lease.lost ?? error)}`, false, { cause: error });
+        if (lost) throw lostConnection(lease, error);
         throw error;
       }
     }
-  }
-
-  private async createWith(client: pg.PoolClient, table: string): Promise<void> {
-    const existing = await client.query<{ number: number }>('SELECT number FROM _portico_tables WHERE name = $1', [table]);
-    if (existing.rows[0]) {
-      this.catalog.remember(table, existing.rows[0].number);
-      return;
-    }
-    const { rows } = await client.query<{ number: string }>(`SELECT nextval('${TABLE_NUMBERS}') AS number`);
-    const number = Number(rows[0]!.number);
-    await client.query('INSERT INTO _portico_tables (name, number) VALUES ($1, $2)', [table, number]);
-    await client.query(tableDdl(table));
-    // Remembered although not yet committed: the schema is applied before
-    // any function runs, and a failure here stops the start or the reload.
-    this.catalog.remember(table, number);
-  }
-
-  /** Adds (and backfills) or drops key columns so the table's indexes match `wanted`. */
-  private async syncIndexes(client: pg.PoolClient, table: string, wanted: readonly IndexSpec[]): Promise<boolean> {
-    await this.createWith(client, table);
-    const { rows } = await client.query<{ index_name: string; fields: string }>('SELECT index_name, fields FROM _portico_indexes WHERE table_name = $1', [table]);
-    const current = new Map(rows.map((row) => [row.index_name, JSON.parse(row.fields) as string[]]));
-    let changed = false;
-    for (const [name, fields] of current) {
-      const next = wanted.find((index) => index.name === name);
-      if (next && JSON.stringify(next.fields) === JSON.stringify(fields)) continue;
-      // Dropping the column drops its SQL index, whatever it was named.
-      await client.query(`ALTER TABLE ${pgTable(table)} DROP COLUMN IF EXISTS ${pgKeyColumn(name)}`);
-      await client.query('DELETE FROM _portico_indexes WHERE table_name = $1 AND index_name = $2', [table, name]);
-      current.delete(name);
-      changed = true;
-    }
-    for (const index of wanted) {
-      if (current.has(index.name)) continue;
-      await client.query(`ALTER TABLE ${pgTable(table)} ADD COLUMN IF NOT EXISTS ${pgKeyColumn(index.name)} BYTEA`);
-      await backfill(client, table, index);
-      await client.query(`CREATE INDEX IF NOT EXISTS ${pgIndexName(table, index.name)} ON ${pgTable(table)} (${pgKeyColumn(index.name)})`);
-      await client.query('INSERT INTO _portico_indexes (table_name, index_name, fields) VALUES ($1, $2, $3)', [table, index.name, JSON.stringify(index.fields)]);
-      changed = true;
-    }
-    return changed;
   }
 }
 
@@ -447,20 +324,4 @@ function withDeadline<T>(work: Promise<T>, ms: number | undefined, onTimeout: ()
       (error) => (clearTimeout(timer), reject(error)),
     );
   });
-}
-
-/** libpq's `connect_timeout` (seconds) from the URL, as milliseconds. */
-function connectTimeoutOf(url: string): number | null {
-  let raw: string | null;
-  try {
-    raw = new URL(url).searchParams.get('connect_timeout');
-  } catch {
-    return null;
-  }
-  const seconds = raw === null ? NaN : Number(raw);
-  return Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : null;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
