@@ -28,7 +28,7 @@ test('a minimal config resolves to the documented defaults', async () => {
   });
   assert.deepEqual(config.limits, { body: 20 * 1024 * 1024, response: 20 * 1024 * 1024, timeoutMs: 120_000 });
   assert.deepEqual(config.backend, { kind: 'local', database: { kind: 'sqlite', file: path.join(dir, '.data/portico.sqlite') } });
-  assert.deepEqual(config.storage, { kind: 'fs', dir: path.join(dir, '.data/storage') });
+  assert.deepEqual(config.storage, { kind: 'fs', dir: path.join(dir, '.data/storage'), inlineTypes: [] });
   assert.deepEqual(config.auth, { providers: [] });
   assert.equal(config.cors, null);
   assert.deepEqual(config.api, { prefix: '/api', adminKey: null });
