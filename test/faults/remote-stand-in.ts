@@ -24,7 +24,9 @@ export type Mode =
   /** 500 with an HTML error page, as a proxy in front of a tier would. */
   | 'proxy-500'
   /** 503 {code, message}, as a tier whose database is down answers. */
-  | 'unavailable';
+  | 'unavailable'
+  /** A well-formed result holding a 40 MiB string, its length declared up front. */
+  | 'huge';
 
 export interface StandIn {
   url: string;
@@ -104,5 +106,20 @@ function answer(mode: Mode, res: http.ServerResponse): void {
       return;
     case 'unavailable':
       return json(503, JSON.stringify({ code: 'DatabaseUnavailable', message: 'The database is unavailable; try again shortly' }));
+    case 'huge': {
+      const open = '{"status":"success","value":"';
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': open.length + 40 * 1024 * 1024 + 2 });
+      res.write(open);
+      const mib = Buffer.alloc(1024 * 1024, 'x');
+      let sent = 0;
+      const pump = () => {
+        while (sent < 40 && !res.destroyed) {
+          sent += 1;
+          if (!res.write(mib)) return void res.once('drain', pump);
+        }
+        if (!res.destroyed) res.end('"}');
+      };
+      return pump();
+    }
   }
 }

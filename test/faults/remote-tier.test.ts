@@ -104,6 +104,7 @@ describe('a gateway tier over a function tier that misbehaves (a stand-in)', () 
     ['bad-value', 'answers a malformed $integer', 502, 'BadGateway'],
     ['proxy-500', 'answers 500 with an HTML page', 502, 'BadGateway'],
     ['unavailable', 'answers 503 (its database is down)', 503, 'BackendUnavailable'],
+    ['huge', 'answers a 40 MiB result (past what a result can hold)', 502, 'BadGateway'],
   ];
   for (const [mode, what, status, code] of faults) {
     test(`a tier that ${what}: ${status} ${code} on the function API and from an HTTP action, within the timeout; then it recovers`, async () => {

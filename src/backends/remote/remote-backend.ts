@@ -31,6 +31,12 @@ const DEFAULT_TIMEOUT_MS = 120_000;
 const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 /** How much of an unusable answer goes into the error message. */
 const SHOWN = 300;
+/**
+ * The largest answer read from the far side: a result holds at most 16 MiB
+ * of value (Convex's limit), plus its envelope and log lines. A tier that
+ * sends more is broken, and must not make this tier buffer without end.
+ */
+export const MAX_ANSWER_BYTES = 32 * 1024 * 1024;
 
 export class RemoteBackend implements FunctionBackend {
   readonly description: string;
@@ -85,8 +91,9 @@ export class RemoteBackend implements FunctionBackend {
       status = response.status;
       // The whole answer, before any of it is used: a tier that dies halfway
       // fails the call here instead of handing on half an answer.
-      text = await response.text();
+      text = await readCapped(response, this.url);
     } catch (error) {
+      if (error instanceof GatewayError) throw error;
       throw transportFailure(error, this.url, this.timeoutMs);
     }
     return this.result(status, text);
@@ -158,4 +165,28 @@ export function transportFailure(error: unknown, url: string, timeoutMs: number)
     return new GatewayError('BackendUnavailable', `The function backend at ${url} cannot be reached (${reason}); the call was not made`);
   }
   return new GatewayError('BadGateway', `The connection to the function backend at ${url} broke off before its answer was complete (${reason}); the call may or may not have run`);
+}
+
+/** The body as text, refused (502) once it passes MAX_ANSWER_BYTES. */
+async function readCapped(response: Response, url: string): Promise<string> {
+  const tooLarge = () => new GatewayError('BadGateway', `The function backend at ${url} sent an answer over ${MAX_ANSWER_BYTES} bytes`);
+  if (Number(response.headers.get('content-length') ?? 0) > MAX_ANSWER_BYTES) {
+    await response.body?.cancel();
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_ANSWER_BYTES) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks, total).toString('utf8');
 }
