@@ -77,6 +77,18 @@ describe('errors of HTTP actions, in development', () => {
     });
   }
 
+  test('through the function API, an action whose runQuery failed reports the failure once', async () => {
+    const response = await fetch(`${gateway.url}/api/action`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ path: 'notes:failingAction', args: {}, format: 'json' }),
+    });
+    const body = (await response.json()) as { status: string; errorMessage: string };
+    assert.equal(body.status, 'error');
+    assert.match(body.errorMessage, /^\[Request ID: [^\]]+\] Server Error\nUncaught Error: no such note\n/);
+    assert.equal(count(body.errorMessage, 'Server Error'), 1, body.errorMessage);
+  });
+
   test('an error caught by the action keeps the message Convex gives it', async () => {
     const response = await fetch(`${gateway.url}/caught`);
     assert.equal(response.status, 200);
