@@ -62,6 +62,9 @@ const FIXTURES: Record<string, Fixture> = {
   'routes/prefix-trailing-slash': { yaml: 'version: 1\nfunctions: ./functions\nroutes:\n  - pathPrefix: /files\n    method: GET\n    handler: m:a\n' },
   'routes/reserved-path': { yaml: 'version: 1\nfunctions: ./functions\nroutes:\n  - path: /_portico/mine\n    method: GET\n    handler: m:a\n' },
   'routes/auth-without-provider': { yaml: base('', '    auth: required\n') },
+  'routes/handler-or-proxy': { yaml: base('', '    proxy: { upstream: "http://127.0.0.1:8081" }\n') },
+  'proxy/strip-without-prefix': { yaml: 'version: 1\nfunctions: ./functions\nroutes:\n  - path: /p\n    method: GET\n    proxy: { upstream: "http://127.0.0.1:8081", stripPrefix: true }\n' },
+  'proxy/unknown-param': { yaml: 'version: 1\nfunctions: ./functions\nroutes:\n  - path: /p/:id\n    method: GET\n    proxy: { upstream: "http://127.0.0.1:8081", rewrite: "/x/{name}" }\n' },
 
   'cors/credentials-wildcard': { yaml: base('cors: { origins: ["*"], credentials: true }') },
   'cors/malformed-origin': { yaml: base('cors: { origins: ["example.com/path"] }') },
