@@ -73,7 +73,7 @@ export class DatabaseStorage implements StorageService, FileBytes {
       if (options.expectedSha256 !== undefined && digest.toString('base64') !== options.expectedSha256) {
         throw new GatewayError('Sha256Mismatch', `The body's sha256 is ${digest.toString('base64')}, not ${options.expectedSha256} as its Digest header says`);
       }
-      return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, creationTime: Date.now() };
+      return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, fileName: options.fileName ?? null, creationTime: Date.now() };
     } catch (error) {
       await this.database.deleteChunks(storageId).catch(() => {});
       throw asDiskFull(error);

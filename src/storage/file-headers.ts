@@ -12,6 +12,12 @@
 //   storage.inlineTypes allows it.
 // - Cross-Origin-Resource-Policy: cross-origin, so that an app on another
 //   origin may still embed its images when it isolates itself with COEP.
+// - A file's name (given at upload) reaches the header only through
+//   content-disposition's RFC 6266 encoding: an ASCII `filename` fallback and
+//   an RFC 5987 `filename*`, whatever quotes, line breaks or scripts it holds.
+
+import contentDisposition from 'content-disposition';
+import { GatewayError } from '../http/errors.js';
 
 /** Sent with every answer of the storage endpoints, errors included. */
 export const STORAGE_HEADERS: readonly string[] = [
@@ -44,4 +50,36 @@ export function dispositionPolicy(inlineTypes: readonly string[]): (contentType:
     if (family === 'image' && !ACTIVE_IMAGES.has(essence)) return 'inline';
     return 'attachment';
   };
+}
+
+/** The Content-Disposition of a served file. */
+export function dispositionHeader(disposition: Disposition, fileName: string | null | undefined): string {
+  if (!fileName) return disposition;
+  // An ASCII fallback (not Latin-1, which clients decode differently); any
+  // other character makes the full name go in filename* as UTF-8.
+  return contentDisposition(fileName, { type: disposition, fallback: fileName.replace(/[^\x20-\x7e]/g, '_') });
+}
+
+const MAX_NAME = 255;
+
+/**
+ * A file name as it is kept: its last path segment, without control
+ * characters, at most 255 characters; null when nothing is left.
+ */
+export function cleanFileName(name: string | null | undefined): string | null {
+  if (typeof name !== 'string') return null;
+  const last = name.split(/[/\\]/).pop() ?? '';
+  // eslint-disable-next-line no-control-regex
+  const clean = [...last.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '').trim()].slice(0, MAX_NAME).join('');
+  return clean === '' || clean === '.' || clean === '..' ? null : clean;
+}
+
+/** The file name an upload's Content-Disposition header gives, if any; a malformed header is a 400. */
+export function fileNameOf(header: string | undefined): string | null {
+  if (header === undefined || header.trim() === '') return null;
+  try {
+    return cleanFileName(contentDisposition.parse(header).parameters.filename);
+  } catch {
+    throw new GatewayError('BadRequest', 'The Content-Disposition header cannot be parsed (RFC 6266)');
+  }
 }

@@ -7,6 +7,8 @@ import type { StoredFile } from './storage-service.js';
 // storage id is a document id, `db.system.get(id)` reads a file's metadata,
 // and the metadata commits transactionally. `sha256` is stored base64 (as
 // Convex stores it) and reported hex by getMetadata (as Convex reports it).
+// `fileName`, which Convex does not have, is only there when a name was
+// given at upload, so other documents keep Convex's shape.
 
 export const STORAGE_TABLE = '_storage';
 
@@ -45,6 +47,7 @@ export class FileMetadata {
       size: file.size,
       contentType: file.contentType,
     };
+    if (file.fileName) fields.fileName = file.fileName;
     const json = JSON.stringify(convexToJson(fields));
     return tx.insert(STORAGE_TABLE, { id: file.storageId, creationTime: file.creationTime, json, fields });
   }
@@ -59,12 +62,13 @@ export class FileMetadata {
     if (!this.isId(storageId)) return null;
     const stored = await tx.get(STORAGE_TABLE, storageId);
     if (!stored) return null;
-    const fields = jsonToConvex(JSON.parse(stored.json) as JSONValue) as { sha256: string; size: number; contentType: string | null };
+    const fields = jsonToConvex(JSON.parse(stored.json) as JSONValue) as { sha256: string; size: number; contentType: string | null; fileName?: string };
     return {
       storageId,
       sha256: Buffer.from(fields.sha256, 'base64').toString('hex'),
       size: fields.size,
       contentType: fields.contentType,
+      fileName: fields.fileName ?? null,
       creationTime: stored.creationTime,
     };
   }

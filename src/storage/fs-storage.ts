@@ -89,7 +89,7 @@ export class FsStorage implements StorageService, FileBytes {
       await rm(final, { force: true });
       throw error;
     }
-    return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, creationTime: Date.now() };
+    return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, fileName: options.fileName ?? null, creationTime: Date.now() };
   }
 
   metadata(storageId: string): Promise<StoredFile | null> {

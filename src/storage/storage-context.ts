@@ -4,6 +4,7 @@ import type { FileMetadata as FileMetadataView, StorageActionWriter } from '../f
 import type { GenericId } from '../database/api-types.js';
 import type { WriteTx } from '../database/store.js';
 import type { StorageService } from './storage-service.js';
+import { cleanFileName } from './file-headers.js';
 
 // `ctx.storage` as functions see it, as in Convex: queries may only look
 // files up (getUrl, getMetadata); mutations may also generate upload URLs,
@@ -66,6 +67,8 @@ export class StorageContextImpl implements StorageContext {
     try {
       const file = await this.storage.store(Readable.fromWeb(blob.stream() as any), {
         contentType: blob.type || null,
+        // A File keeps its name, served back in Content-Disposition.
+        fileName: blob instanceof File ? cleanFileName(blob.name) : null,
         ...(options?.sha256 !== undefined ? { expectedSha256: options.sha256 } : {}),
       });
       return file.storageId as GenericId<'_storage'>;

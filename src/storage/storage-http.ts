@@ -8,13 +8,14 @@ import { closeAfterResponse, writeJson } from '../gateway/gateway-responses.js';
 import type { SubMount } from '../api/function-api.js';
 import { hasAdminKey } from '../api/api-caller.js';
 import type { StorageService } from './storage-service.js';
-import { STORAGE_HEADERS, type Disposition } from './file-headers.js';
+import { dispositionHeader, fileNameOf, STORAGE_HEADERS, type Disposition } from './file-headers.js';
 import type { UploadTokens } from './upload-tokens.js';
 
 // Files over HTTP, under the function API prefix, as Convex serves them:
 //   GET|HEAD /storage/<id>           the bytes, with Content-Type, Content-Length,
 //                                    ETag, Digest, Cache-Control; one byte range (206)
-//   POST /storage/upload?token=...   raw bytes in, {"storageId": ...} out
+//   POST /storage/upload?token=...   raw bytes in, {"storageId": ...} out; an optional
+//                                    Content-Disposition filename is kept and served back
 // Ids are checked to be storage ids before anything else happens: a
 // malformed one is a 400 InvalidStoragePath, an unknown one a 404 FileNotFound.
 // A gateway tier in front of this deployment (backend.kind: remote) also
@@ -84,7 +85,7 @@ export class StorageHttp implements SubMount {
       'digest', `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`,
     ];
     if (file.contentType) headers.push('content-type', file.contentType);
-    headers.push('content-disposition', this.disposition(file.contentType));
+    headers.push('content-disposition', dispositionHeader(this.disposition(file.contentType), file.fileName));
     if (matchesEtag(req.headers['if-none-match'], etag)) {
       res.writeHead(304, headers);
       res.end();
@@ -143,10 +144,12 @@ export class StorageHttp implements SubMount {
       throw GatewayError.payloadTooLarge(this.uploadLimit);
     }
     const expectedSha256 = digestOf(req.headers.digest);
+    const fileName = fileNameOf(req.headers['content-disposition']);
     const body = new IncomingBody(req, res, this.uploadLimit);
     try {
       const file = await this.storage.store(body.stream(), {
         contentType: req.headers['content-type'] ?? null,
+        fileName,
         limit: this.uploadLimit,
         ...(expectedSha256 !== undefined ? { expectedSha256 } : {}),
       });

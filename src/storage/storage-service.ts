@@ -11,11 +11,15 @@ export interface StoredFile {
   sha256: string;
   size: number;
   contentType: string | null;
+  /** The name given at upload (Content-Disposition, or a File's name), if any. */
+  fileName?: string | null;
   creationTime: number;
 }
 
 export interface StoreOptions {
   contentType: string | null;
+  /** Kept with the metadata and sent back in Content-Disposition (already cleaned). */
+  fileName?: string | null;
   /** Refuse the file when its bytes do not hash to this (base64 sha256). */
   expectedSha256?: string;
   /** Refuse bodies longer than this many bytes. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
+import contentDisposition from 'content-disposition';
 import { rawRequest } from '../helpers/http.js';
 
 // The contract of file storage, written once and run against every
@@ -30,6 +31,11 @@ export const store = httpAction(async (ctx, request) => {
   const blob = await request.blob();
   return Response.json(await attempt(() => ctx.storage.store(blob, sha256 ? { sha256 } : undefined)));
 });
+export const storeFile = httpAction(async (ctx, request) => {
+  const name = new URL(request.url).searchParams.get('name')!;
+  const file = new File([await request.arrayBuffer()], name, { type: request.headers.get('content-type') ?? '' });
+  return Response.json(await attempt(() => ctx.storage.store(file)));
+});
 export const get = httpAction(async (ctx, request) => {
   const blob = await ctx.storage.get(idOf(request));
   if (blob === null) return Response.json({ found: false }, { status: 404 });
@@ -55,6 +61,7 @@ export const storeInMutation = mutation({
 
 export const ROUTES = `
   - { path: /store, method: POST, handler: "files:store" }
+  - { path: /store-file, method: POST, handler: "files:storeFile" }
   - { path: /get, method: GET, handler: "files:get" }
   - { path: /lookup, method: GET, handler: "files:lookup" }
   - { path: /remove, method: POST, handler: "files:remove" }
@@ -200,6 +207,38 @@ export function storageContract(name: string, factory: StorageFactory): void {
       assert.ok(missing.status === 404 || missing.status === 400, String(missing.status));
       inert(missing, 'an answer without a file');
       await missing.arrayBuffer();
+    });
+
+    await t.test("a file's name, given at upload or by a File, is served back encoded (RFC 6266/5987), whatever it holds", async () => {
+      const { url: upload } = await (await fetch(`${url}/upload-url`, { method: 'POST' })).json();
+      const cases: [string, string, string, string][] = [
+        // [Content-Disposition sent, Content-Type, name served, disposition]
+        [`attachment; filename*=UTF-8''r%C3%A9sum%C3%A9%0D%0ASet-Cookie%3A%20a%3Db.html`, 'text/html', 'résuméSet-Cookie: a=b.html', 'attachment'],
+        ['attachment; filename="..\\\\..\\\\evil \\"quoted\\".png"', 'image/png', 'evil "quoted".png', 'inline'],
+        [`inline; filename*=UTF-8''%E6%97%A5%E6%9C%AC%E8%AA%9E.svg`, 'image/svg+xml', '日本語.svg', 'attachment'],
+      ];
+      for (const [sent, type, name, disposition] of cases) {
+        const response = await fetch(upload, { method: 'POST', body: 'x', headers: { 'content-type': type, 'content-disposition': sent } });
+        assert.equal(response.status, 200, sent);
+        const { storageId } = await response.json();
+        const raw = await rawRequest(harness.port, `GET /api/storage/${storageId} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+        assert.equal(raw.status, 200);
+        const header = raw.headers['content-disposition'] as string;
+        assert.match(header, /^[\x20-\x7e]+$/, `the header is plain ASCII: ${header}`);
+        assert.equal(raw.headers['set-cookie'], undefined, 'a name cannot add a header');
+        const parsed = contentDisposition.parse(header);
+        assert.deepEqual([parsed.type, parsed.parameters.filename], [disposition, name], sent);
+      }
+      const file = await (await fetch(`${url}/store-file?name=${encodeURIComponent('photo 2024/été.png')}`, { method: 'POST', body: 'png', headers: { 'content-type': 'image/png' } })).json();
+      assert.equal(file.ok, true, JSON.stringify(file));
+      const served = contentDisposition.parse((await fetch(fileUrl(file.value))).headers.get('content-disposition')!);
+      assert.deepEqual([served.type, served.parameters.filename], ['inline', 'été.png']);
+      const unnamed = await fetch(fileUrl(await stored(Buffer.from('no name'), 'text/plain')));
+      assert.equal(unnamed.headers.get('content-disposition'), 'inline');
+
+      const malformed = await fetch(upload, { method: 'POST', body: 'x', headers: { 'content-disposition': 'attachment; filename="unterminated' } });
+      assert.equal(malformed.status, 400);
+      assert.equal((await malformed.json()).code, 'BadRequest');
     });
 
     await t.test('delete: the file is gone everywhere, and deleting it again throws "storage id <id> not found"', async () => {

@@ -10,7 +10,7 @@ import { answerHeaders, type Exchange } from '../../gateway/gateway.js';
 import type { SubMount } from '../../api/function-api.js';
 import type { StorageParts } from '../../server/resources.js';
 import type { ByteRange, StorageService, StoreOptions, StoredFile } from '../../storage/storage-service.js';
-import { STORAGE_HEADERS, type Disposition } from '../../storage/file-headers.js';
+import { dispositionHeader, fileNameOf, STORAGE_HEADERS, type Disposition } from '../../storage/file-headers.js';
 import { transportFailure } from './remote-backend.js';
 
 // Files of a gateway tier in front of a remote function tier: they live on
@@ -18,7 +18,7 @@ import { transportFailure } from './remote-backend.js';
 // key. Clients of the gateway tier still use this tier's /api/storage URLs;
 // those are forwarded (bodies streamed both ways, never buffered whole).
 
-const FORWARDED_REQUEST_HEADERS = ['content-type', 'content-length', 'digest', 'range', 'if-none-match'];
+const FORWARDED_REQUEST_HEADERS = ['content-type', 'content-length', 'content-disposition', 'digest', 'range', 'if-none-match'];
 const FORWARDED_RESPONSE_HEADERS = ['content-type', 'content-length', 'content-range', 'accept-ranges', 'etag', 'digest', 'cache-control'];
 
 export class RemoteStorage implements StorageService {
@@ -55,6 +55,7 @@ export class RemoteStorage implements StorageService {
     const headers: Record<string, string> = { authorization: `Convex ${this.adminKey}` };
     if (options.contentType) headers['content-type'] = options.contentType;
     if (options.expectedSha256) headers.digest = `sha-256=${options.expectedSha256}`;
+    if (options.fileName) headers['content-disposition'] = dispositionHeader('attachment', options.fileName);
     const response = await this.send(`${this.url}/api/storage/upload`, {
       method: 'POST',
       headers,
@@ -78,6 +79,7 @@ export class RemoteStorage implements StorageService {
       sha256: Buffer.from(digest, 'base64').toString('hex'),
       size: Number(response.headers.get('content-length') ?? 0),
       contentType: response.headers.get('content-type'),
+      fileName: fileNameOrNull(response.headers.get('content-disposition')),
       creationTime: 0,
     };
   }
@@ -187,7 +189,10 @@ class StorageForwarder implements SubMount {
       const value = response.headers.get(name);
       if (value !== null) out.push(name, value);
     }
-    if (isFileRead(req, rest) && response.status < 400) out.push('content-disposition', this.disposition(response.headers.get('content-type')));
+    if (isFileRead(req, rest) && response.status < 400) {
+      const fileName = fileNameOrNull(response.headers.get('content-disposition'));
+      out.push('content-disposition', dispositionHeader(this.disposition(response.headers.get('content-type')), fileName));
+    }
     res.writeHead(response.status, out);
     if (!response.body || req.method === 'HEAD') {
       res.end();
@@ -213,6 +218,15 @@ function fileTarget(rest: string): string {
   }
   if (tableNumberOf(id) === null) throw new GatewayError('InvalidStoragePath', 'Not a storage id');
   return `/storage/${encodeURIComponent(id)}`;
+}
+
+/** The file name in the function tier's Content-Disposition; its header is trusted no further. */
+function fileNameOrNull(header: string | null): string | null {
+  try {
+    return fileNameOf(header ?? undefined);
+  } catch {
+    return null;
+  }
 }
 
 /** GET or HEAD of a file (not the upload endpoints). */
