@@ -31,6 +31,7 @@ export function requestMeterFor(config: PorticoConfig, mounts: readonly { prefix
       seen.written = socket.bytesWritten;
     }
     metrics.request(label, req.method!, status, ms / 1000, read, written);
-    if (route !== null) recentRoutes.record(`${req.method} ${label}`, ms, status >= 500);
+    // The dashboard charts the project's routes, not its own endpoints.
+    if (label === route && !route.startsWith('/_portico/')) recentRoutes.record(`${req.method} ${label}`, ms, status >= 500);
   };
 }

@@ -17,6 +17,7 @@ import { dispositionPolicy } from '../storage/file-headers.js';
 import type { SharedResources, StorageParts } from './resources.js';
 import { meteredBackend } from '../backends/metered-backend.js';
 import { processMetrics } from '../metrics/metrics.js';
+import { dashboardFor } from '../dashboard/dashboard-for.js';
 
 // One generation of a running gateway: a config, the modules it names, the
 // backend that runs them and the compiled Gateway. Built entirely before it
@@ -81,7 +82,7 @@ export async function buildGeneration(
   const backend = config.metrics ? meteredBackend(built.backend, modules, processMetrics()) : built.backend;
 
   const mounts: { prefix: string; mount: Mount }[] = [
-    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, codeHash: modules.codeHash ?? '', routes: config.routes.length, backend: backend.description }, { config }) },
+    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, codeHash: modules.codeHash ?? '', routes: config.routes.length, backend: backend.description }, { config, dashboard: dashboardFor(config, modules, backend, built.backend, storage.service) }) },
   ];
   if (config.api) {
     const storageHttp: SubMount = storage.http(config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));

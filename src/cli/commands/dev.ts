@@ -3,6 +3,7 @@ import { EXIT, type Command } from '../command.js';
 import { parseServeOptions, SERVE_OPTIONS } from '../serve-options.js';
 import { watchProject } from '../watch-project.js';
 import { serveUntilStopped, startOrReport } from './serve.js';
+import { openDashboardOnLoopback } from '../../dashboard/session.js';
 
 // portico dev [FILE] [-c routes.yaml] [--port N] [--host H] [--log-format F]
 // serve, plus a watch on routes.yaml, its .env and the functions folder:
@@ -20,6 +21,7 @@ export const dev: Command = {
   signals: 'SIGTERM, SIGINT and SIGHUP (the terminal closing) stop it after requests in flight finish.',
   async run(argv, io) {
     const options = parseServeOptions(argv, io, dev);
+    openDashboardOnLoopback();
     const runtime = await startOrReport(options, io);
     if (!runtime) return EXIT.failed;
     let timer: NodeJS.Timeout | undefined;
@@ -39,6 +41,7 @@ export const dev: Command = {
     // by a space), so scripts that pick it out take no punctuation with it.
     const shown = (file: string) => path.relative(io.cwd, file) || '.';
     io.err(`Portico (dev) listening on ${runtime.url} (watching ${shown(options.configFile)} and ${shown(runtime.config.functionsDir)})\n`);
+    if (runtime.config.dashboard) io.err(`Dashboard: ${runtime.url}/_portico/dashboard (open without a key from this machine)\n`);
     const code = await serveUntilStopped(runtime, { reloadOnHangup: false });
     clearTimeout(timer);
     await watch.close();

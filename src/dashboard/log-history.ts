@@ -1,0 +1,59 @@
+import { setLogTap } from '../log/log-tap.js';
+import { answerGather } from '../metrics/cluster-gather.js';
+
+// The dashboard's Logs view reads the last lines the process logged, as the
+// JSON lines the log already writes (request lines, console lines of
+// functions, start and reload events). They are kept raw: nothing is parsed
+// on the request path, the browser parses what it shows. A bounded ring:
+// the oldest line goes when a new one comes past the limit. Reload events
+// are also kept apart, so the Health view has them after the ring moved on.
+
+export const HISTORY_LINES = 10_000;
+const RELOAD_EVENTS = 100;
+
+/** What one process answers: its lines after the cursor, and where it now stands. */
+export interface HistoryPart {
+  pid: number;
+  /** Sequence number of the last line this process logged. */
+  last: number;
+  lines: string[];
+}
+
+class LogHistory {
+  private readonly lines: string[] = new Array(HISTORY_LINES);
+  /** Number of lines ever added; the line numbered n sits at n % HISTORY_LINES. */
+  private count = 0;
+  readonly reloads: string[] = [];
+
+  add(line: string): void {
+    this.lines[this.count % HISTORY_LINES] = line.endsWith('\n') ? line.slice(0, -1) : line;
+    this.count += 1;
+    if (line.includes('"event":"reload') || line.includes('"msg":"portico listening"')) {
+      this.reloads.push(this.lines[(this.count - 1) % HISTORY_LINES]!);
+      if (this.reloads.length > RELOAD_EVENTS) this.reloads.shift();
+    }
+  }
+
+  /** Lines numbered above `after` (at most the ring's length). */
+  since(after: number): HistoryPart {
+    const from = Math.max(after, this.count - HISTORY_LINES, 0);
+    const lines: string[] = [];
+    for (let n = from; n < this.count; n++) lines.push(this.lines[n % HISTORY_LINES]!);
+    return { pid: process.pid, last: this.count, lines };
+  }
+}
+
+let history: LogHistory | null = null;
+
+/** Starts keeping the log history (once per process; the dashboard turns it on). */
+export function keepLogHistory(): void {
+  if (history) return;
+  const kept = (history = new LogHistory());
+  setLogTap((line) => kept.add(line));
+  answerGather('dashboard:logs', (cursor) => kept.since(Number((cursor as Record<string, number> | null)?.[process.pid] ?? 0)));
+  answerGather('dashboard:reloads', () => kept.reloads);
+}
+
+export function logHistory(): LogHistory | null {
+  return history;
+}
