@@ -29,12 +29,21 @@ export async function readJsonBody(req: IncomingMessage, res: ServerResponse): P
   if (depth > MAX_BODY_NESTING) {
     throw new GatewayError('BadJsonBody', `The request body nests arrays and objects more than ${MAX_BODY_NESTING} levels deep`);
   }
+  let text: string;
   try {
-    return JSON.parse(buffer.toString('utf8'));
+    text = UTF8.decode(buffer);
+  } catch {
+    // Decoding leniently would turn each bad byte into U+FFFD: the function would get other strings than were sent.
+    throw new GatewayError('BadJsonBody', 'The request body is not valid UTF-8');
+  }
+  try {
+    return JSON.parse(text);
   } catch (error) {
     throw new GatewayError('BadJsonBody', `The request body is not valid JSON: ${(error as Error).message}`);
   }
 }
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { convexToJson as officialToJson, jsonToConvex as officialFromJson, type JSONValue } from 'convex/values';
@@ -208,6 +209,24 @@ describe('hostile values on the function API, fuzzed', () => {
       assert.equal(answer.status, 200, value);
       assert.deepEqual(JSON.parse(answer.body), { status: 'error', errorMessage: message });
     }
+  });
+
+  // Regression: the body was decoded leniently, so each byte that is not
+  // UTF-8 reached the function as U+FFFD: a string other than the one sent.
+  test('a body that is not valid UTF-8: 400 BadJsonBody, not a silently altered string', async () => {
+    const body = Buffer.concat([Buffer.from('{"path":"f:kAny","args":{"x":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('"}}')]);
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: gateway.port });
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write(`POST /api/query HTTP/1.1\r\nHost: h.test\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+      socket.write(body);
+    });
+    assert.match(raw, /^HTTP\/1\.1 400 /);
+    assert.deepEqual(JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)), { code: 'BadJsonBody', message: 'The request body is not valid UTF-8' });
   });
 
   // Regression: decoding assigned fields with `out[key] = value`, so a field
