@@ -44,6 +44,10 @@ export function writeHeadSafely(res: ServerResponse, status: number, headers: re
   // writeHead that threw (a handler's status text it refused, or "OK" for a
   // 200 whose headers it refused), and the 500 that follows would say it.
   const reason = STATUS_CODES[status] ?? '';
+  // Likewise, a refused writeHead of a 204 or 304 has already marked the
+  // response as bodiless, and the 500 after it would go out with a
+  // Content-Length and no body. Node decides this again for the new status.
+  if (res.req?.method !== 'HEAD') (res as unknown as { _hasBody: boolean })._hasBody = true;
   try {
     res.writeHead(status, reason, headers as string[]);
   } catch (error) {
