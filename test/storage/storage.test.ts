@@ -913,6 +913,8 @@ describe('crash safety of uploads', () => {
 
     // A slow upload: 1 MiB of a declared 4 MiB, then nothing.
     const socket = net.connect({ host: '127.0.0.1', port: gateway.port });
+    // The gateway is killed under it: its reset is expected, not a failure.
+    socket.on('error', () => {});
     await new Promise((resolve) => socket.once('connect', resolve));
     const target = new URL(url);
     socket.write(`POST ${target.pathname}${target.search} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`);
@@ -1062,6 +1064,8 @@ ${fileRoutes}`);
       (await client.query(`SELECT DISTINCT storage_id FROM _portico_file_chunks c WHERE NOT EXISTS (SELECT 1 FROM "t__storage" s WHERE s.id = c.storage_id)`)).rows.map((row) => row.storage_id as string);
 
     const socket = net.connect({ host: '127.0.0.1', port: gateway.port });
+    // The gateway is killed under it: its reset is expected, not a failure.
+    socket.on('error', () => {});
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write(`POST ${url.pathname}${url.search} HTTP/1.1\r\nHost: x\r\nContent-Length: ${4 * 1024 * 1024}\r\n\r\n`);
     socket.write(randomBytes(1024 * 1024));
