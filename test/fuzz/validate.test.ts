@@ -138,7 +138,7 @@ describe('portico validate on fuzzed configs', () => {
           throw error;
         }
       }),
-      120,
+      100,
     );
   });
 
