@@ -119,6 +119,7 @@ describe('bursts of first inserts into new tables on small PostgreSQL pools', ()
 
       const TABLES = 6;
       const REQUESTS = 24;
+      const burstStarted = Date.now();
       const answers = await Promise.all(
         Array.from({ length: REQUESTS }, async (_, i) => {
           const response = await fetch(`${gateway.url}/write`, {
@@ -130,6 +131,7 @@ describe('bursts of first inserts into new tables on small PostgreSQL pools', ()
         }),
       );
       assert.deepEqual(answers.filter((answer) => answer.status !== 200), [], 'every mutation succeeded');
+      t.diagnostic(`burst of ${REQUESTS} first inserts into ${TABLES} new tables on a pool of ${pool}: ${Date.now() - burstStarted} ms`);
       answers.forEach((answer, i) => assert.equal(answer.body.readBack, i, 'each mutation read back its own document'));
 
       // Every document was written, and the server answers normally afterwards.
@@ -144,6 +146,7 @@ describe('bursts of first inserts into new tables on small PostgreSQL pools', ()
       assert.deepEqual(await gateway.stop(), { code: 0, signal: null });
       const stopMs = Date.now() - stopping;
       assert.ok(stopMs < 5_000, `SIGTERM exited after ${stopMs} ms`);
+      t.diagnostic(`SIGTERM to exit: ${stopMs} ms`);
     });
   }
 
