@@ -16,7 +16,8 @@ export function lintProxy(data: Unknown, report: Reporter): void {
     if (hasHandler && hasProxy) {
       report.atKey('routes/handler-or-proxy', at('proxy'), 'route has both handler and proxy; keep one', 'handler runs an HTTP action, proxy forwards to upstream services');
     } else if (!hasHandler && !hasProxy && !report.isMisspelled(at('handler')) && !report.isMisspelled(at('proxy'))) {
-      report.at('routes/handler-or-proxy', at(), 'route has neither handler nor proxy', 'add handler: module:export, or proxy: { upstream: http://host:port }');
+      // The schema cannot say "one of the two" without a vague anyOf message: said here, as it would say it.
+      report.at('schema/required', at(), "route is missing required key 'handler'", 'or forward it to upstreams with proxy: { upstream: http://host:port }');
     }
     if (!isRecord(route.proxy)) return;
     const proxy = route.proxy;

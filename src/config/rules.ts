@@ -43,9 +43,11 @@ export const RULES = {
   'routes/duplicate-param': { severity: 'error', description: 'A path names the same parameter twice.' },
   'routes/prefix-trailing-slash': { severity: 'error', description: 'A pathPrefix must end with /.' },
   'routes/reserved-path': { severity: 'error', description: 'A route sits under /_portico/ or under the function API prefix.' },
-  'routes/handler-or-proxy': { severity: 'error', description: 'A route must have exactly one of handler and proxy.' },
+  'routes/handler-or-proxy': { severity: 'error', description: 'A route has both a handler and a proxy; it runs one or forwards, not both.' },
   'proxy/strip-without-prefix': { severity: 'error', description: 'proxy.stripPrefix on an exact path, or together with proxy.rewrite.' },
   'proxy/unknown-param': { severity: 'error', description: 'proxy.rewrite names a {param} the route path does not declare, or {*} on an exact path.' },
+  'policies/rate-limit': { severity: 'error', description: 'A rate limit without requests or per once merged over the top-level one, a window that is not whole seconds, or a param: key the route path does not declare.' },
+  'policies/request-schema': { severity: 'error', description: 'A request schema (inline, or the file its $ref names) is not JSON or not a valid JSON Schema.' },
   'routes/auth-without-provider': { severity: 'error', description: 'A route requires auth but no auth provider is configured, so every request would get 401.' },
 
   'cors/credentials-wildcard': { severity: 'error', description: "credentials: true together with origin '*'." },

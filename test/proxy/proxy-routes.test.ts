@@ -294,7 +294,7 @@ describe('proxy route validation', () => {
       assert.match(out, /routes\.yaml:\d+:\d+: error: route has both handler and proxy.*\[routes\/handler-or-proxy\]/);
       assert.match(out, /rewrite names \{name\}.*\[proxy\/unknown-param\]/);
       assert.match(out, /ftp:\/\/nope/);
-      assert.match(out, /route has neither handler nor proxy/);
+      assert.match(out, /route is missing required key 'handler'.*\[schema\/required\]/);
     } finally {
       await removeProject(dir);
     }
