@@ -4,7 +4,7 @@ import ms from 'ms';
 import type { RawProxy } from './raw.js';
 import type { ProxyConfig } from './types.js';
 
-export const PROXY_DEFAULTS = { retries: 0, ejectAfter: 3, cooldownMs: 10_000 } as const;
+const PROXY_DEFAULTS = { retries: 0, ejectAfter: 3, cooldownMs: 10_000 } as const;
 
 export function resolveProxy(raw: RawProxy, bodyLimit: number | null, routeTimeoutMs: number): ProxyConfig {
   return {

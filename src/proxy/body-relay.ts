@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 // client's connection before it got its 502). Backpressure passes through:
 // the client is paused while the upstream is not reading.
 
-export class BodyTooLargeError extends Error {
+class BodyTooLargeError extends Error {
   override name = 'BodyTooLargeError';
 }
 
