@@ -22,6 +22,8 @@ export class BodyRelay extends Readable {
   constructor(
     private readonly source: IncomingMessage,
     private readonly limit: number | null,
+    /** Called when the upstream first asks for the body (to send 100 Continue). */
+    private readonly onStart: (() => void) | null = null,
   ) {
     super({ highWaterMark: 64 * 1024 });
   }
@@ -29,6 +31,7 @@ export class BodyRelay extends Readable {
   override _read(): void {
     if (!this.started) {
       this.started = true;
+      this.onStart?.();
       const { source } = this;
       if (source.readableEnded) {
         this.push(null);

@@ -86,6 +86,7 @@ export class ProxyRoute {
     if (hasBody && limit !== null && declared !== undefined && Number(declared) > limit) return fail(GatewayError.payloadTooLarge(limit), true);
 
     const headers = upstreamRequestHeaders(req, this.plan, forwarding, exchange.requestId);
+    const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue';
     const abort = new AbortController();
     const onClose = () => {
       if (!res.writableFinished) abort.abort();
@@ -96,7 +97,8 @@ export class ProxyRoute {
     let tried: Set<Upstream> | null = null;
     let upstream = this.set.pick(null)!;
     for (;;) {
-      const body = hasBody ? new BodyRelay(req, limit) : null;
+      // A client waiting for 100 Continue sends its body once the upstream wants it.
+      const body = hasBody ? new BodyRelay(req, limit, expectsContinue ? () => !res.headersSent && res.writeContinue() : null) : null;
       let answer: Dispatcher.ResponseData;
       try {
         answer = await upstream.pool.request({

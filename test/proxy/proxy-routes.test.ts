@@ -327,3 +327,33 @@ describe('proxy forwarding headers behind a trusted proxy', () => {
     }
   });
 });
+
+describe('proxy and Expect: 100-continue', () => {
+  it('sends 100 Continue when the upstream asks for the body, and the body arrives whole', async () => {
+    const upstream = await startUpstream('e');
+    const dir = await makeProject({
+      'functions/.keep': '',
+      'routes.yaml': routesYaml(`  - pathPrefix: /e/
+    method: POST
+    proxy: { upstream: ${upstream.url}, stripPrefix: true }`),
+    });
+    const gateway = await startGateway(dir);
+    try {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const req = http.request(`${gateway.url}/e/count`, { method: 'POST', headers: { expect: '100-continue', 'content-length': '5' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+          res.on('end', () => resolve(text));
+        });
+        req.on('continue', () => req.end('hello'));
+        req.on('error', reject);
+        req.setTimeout(5000, () => reject(new Error('no 100 Continue within 5 s')));
+      });
+      assert.deepEqual(JSON.parse(answer), { bytes: 5, name: 'e' });
+    } finally {
+      await gateway.stop();
+      await upstream.stop();
+      await removeProject(dir);
+    }
+  });
+});
