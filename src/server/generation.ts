@@ -14,6 +14,7 @@ import { OPS_PREFIX, OpsMount } from '../gateway/ops-mount.js';
 import { StorageContextImpl, type StorageMode, type StorageUrls } from '../storage/storage-context.js';
 import { enableAttribution } from '../log/console-capture.js';
 import { dispositionPolicy } from '../storage/file-headers.js';
+import { storageMount } from '../api/storage-http.js';
 import type { SharedResources, StorageParts } from './resources.js';
 import { meteredBackend } from '../backends/metered-backend.js';
 import { processMetrics } from '../metrics/metrics.js';
@@ -85,7 +86,7 @@ export async function buildGeneration(
     { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, codeHash: modules.codeHash ?? '', routes: config.routes.length, backend: backend.description }, { config, dashboard: dashboardFor(config, modules, backend, built.backend, storage.service) }) },
   ];
   if (config.api) {
-    const storageHttp: SubMount = storage.http(config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));
+    const storageHttp: SubMount = storageMount(storage, config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));
     mounts.push({ prefix: `${config.api.prefix}/`, mount: new FunctionApi(config.api.prefix, backend, authenticator, config.api.adminKey, [storageHttp], config.api.logLines ?? undefined) });
   }
 

@@ -8,9 +8,8 @@ import { FileMetadata } from '../storage/file-metadata.js';
 import { FsStorage } from '../storage/fs-storage.js';
 import type { StorageService } from '../storage/storage-service.js';
 import { UploadTokens } from '../storage/upload-tokens.js';
-import { StorageHttp } from '../storage/storage-http.js';
-import type { SubMount } from '../api/function-api.js';
-import type { Disposition } from '../storage/file-headers.js';
+import { closeRateLimitStores } from '../policies/rate-limit-store.js';
+import type { StorageParts } from '../storage/storage-parts.js';
 
 // What outlives a config reload: database connections, file storage, JWKS
 // caches. Each is keyed by the part of the config it depends on, so a reload
@@ -18,18 +17,7 @@ import type { Disposition } from '../storage/file-headers.js';
 // database opens new ones (and closes the old ones when the old generation
 // has drained).
 
-/** Everything storage-related a generation needs, local or remote alike. */
-export interface StorageParts {
-  service: StorageService;
-  /** A cheap check that a string can be a storage id, before any lookup. */
-  isId(id: string): boolean;
-  /** A fresh token for generateUploadUrl(). */
-  uploadToken(): Promise<string>;
-  /** The /storage endpoints under the function API prefix. */
-  http(uploadLimit: number, adminKey: string | null, disposition: (contentType: string | null) => Disposition): SubMount;
-  /** Stops its background work (the orphan sweep); a retired storage does nothing more. */
-  close(): void;
-}
+export type { StorageParts };
 
 type LocalDatabase = Extract<BackendConfig, { kind: 'local' }>['database'];
 
@@ -113,6 +101,7 @@ export class SharedResources {
     const stores = await Promise.allSettled([...this.stores.values(), ...retired]);
     this.stores.clear();
     for (const result of stores) if (result.status === 'fulfilled') await result.value.close();
+    await closeRateLimitStores();
   }
 }
 
@@ -159,7 +148,7 @@ async function openStorage(config: PorticoConfig, store: Store, logger: Logger):
     service,
     isId,
     uploadToken: async () => tokens.issue(),
-    http: (uploadLimit, adminKey, disposition) => new StorageHttp(service, tokens, isId, uploadLimit, adminKey, disposition),
+    endpoint: { kind: 'local', tokens },
     close: () => {
       clearInterval(timer);
       retired.abort();

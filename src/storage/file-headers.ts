@@ -83,3 +83,12 @@ export function fileNameOf(header: string | undefined): string | null {
     throw new GatewayError('BadRequest', 'The Content-Disposition header cannot be parsed (RFC 6266)');
   }
 }
+
+/** The file name in a Content-Disposition another tier sent; its header is trusted no further. */
+export function fileNameOrNull(header: string | null): string | null {
+  try {
+    return fileNameOf(header ?? undefined);
+  } catch {
+    return null;
+  }
+}

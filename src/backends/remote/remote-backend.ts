@@ -1,9 +1,10 @@
 import { GatewayError } from '../../http/errors.js';
 import { jsonToConvex, type JSONValue } from '../../values/value.js';
 import type { CallRequest, CallResult, FunctionBackend } from '../function-backend.js';
-import type { StorageParts } from '../../server/resources.js';
+import type { StorageParts } from '../../storage/storage-parts.js';
 import { FunctionNameError, parseFunctionName } from '../../functions/names.js';
 import { RemoteStorage } from './remote-storage.js';
+import { transportFailure } from './transport-failure.js';
 import { CALLER_HEADER, IDENTITY_ERROR_HEADER } from './protocol.js';
 
 // Runs functions on another deployment, through its function API, so a
@@ -27,8 +28,6 @@ import { CALLER_HEADER, IDENTITY_ERROR_HEADER } from './protocol.js';
 
 /** Past the gateway's own handler timeout (limits.timeout) nobody is waiting for the answer. */
 const DEFAULT_TIMEOUT_MS = 120_000;
-/** Connection errors that mean the request never reached the far side. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
 /** How much of an unusable answer goes into the error message. */
 const SHOWN = 300;
 /**
@@ -148,23 +147,6 @@ function endpointFor(request: CallRequest): { endpoint: string; body: Record<str
   const name = parseFunctionName(request.name);
   const segments = [...name.module.split('/'), name.exportName].map(encodeURIComponent);
   return { endpoint: `run/${segments.join('/')}`, body: {} };
-}
-
-/**
- * The catalogue error for a request to the far side that failed in transit
- * (also used by its storage forwarding): 504 past the timeout, 503 when the
- * request never left, 502 when the connection broke off after it did.
- */
-export function transportFailure(error: unknown, url: string, timeoutMs: number): GatewayError {
-  if ((error as Error | null)?.name === 'TimeoutError') {
-    return new GatewayError('BackendTimeout', `The function backend at ${url} did not answer within ${timeoutMs} ms`);
-  }
-  const cause = (error as { cause?: { code?: string; message?: string } } | null)?.cause;
-  const reason = cause?.code ?? cause?.message ?? (error as Error | null)?.message ?? String(error);
-  if (cause?.code !== undefined && NOT_SENT.has(cause.code)) {
-    return new GatewayError('BackendUnavailable', `The function backend at ${url} cannot be reached (${reason}); the call was not made`);
-  }
-  return new GatewayError('BadGateway', `The connection to the function backend at ${url} broke off before its answer was complete (${reason}); the call may or may not have run`);
 }
 
 /** The body as text, refused (502) once it passes MAX_ANSWER_BYTES. */

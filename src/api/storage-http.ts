@@ -5,11 +5,13 @@ import { GatewayError } from '../http/errors.js';
 import { IncomingBody } from '../http/request-body.js';
 import { answerHeaders, type Exchange } from '../gateway/gateway.js';
 import { closeAfterResponse, writeJson } from '../gateway/gateway-responses.js';
-import type { SubMount } from '../api/function-api.js';
-import { hasAdminKey } from '../api/api-caller.js';
-import type { StorageService } from './storage-service.js';
-import { dispositionHeader, fileNameOf, STORAGE_HEADERS, type Disposition } from './file-headers.js';
-import type { UploadTokens } from './upload-tokens.js';
+import type { SubMount } from './function-api.js';
+import { hasAdminKey } from './api-caller.js';
+import type { StorageService } from '../storage/storage-service.js';
+import { dispositionHeader, fileNameOf, STORAGE_HEADERS, type Disposition } from '../storage/file-headers.js';
+import type { UploadTokens } from '../storage/upload-tokens.js';
+import type { StorageParts } from '../storage/storage-parts.js';
+import { StorageForwarder } from './storage-forwarder.js';
 
 // Files over HTTP, under the function API prefix, as Convex serves them:
 //   GET|HEAD /storage/<id>           the bytes, with Content-Type, Content-Length,
@@ -187,4 +189,11 @@ function matchesEtag(header: string | undefined, etag: string): boolean {
     const trimmed = candidate.trim();
     return trimmed === '*' || trimmed === etag || trimmed === `W/${etag}`;
   });
+}
+
+/** The /storage endpoints for `storage`: served from its own files, or forwarded to the function tier that has them. */
+export function storageMount(storage: StorageParts, uploadLimit: number, adminKey: string | null, disposition: (contentType: string | null) => Disposition): SubMount {
+  const { endpoint } = storage;
+  if (endpoint.kind === 'remote') return new StorageForwarder(endpoint.url, endpoint.adminKey, uploadLimit, adminKey, disposition);
+  return new StorageHttp(storage.service, endpoint.tokens, storage.isId, uploadLimit, adminKey, disposition);
 }
