@@ -20,7 +20,7 @@ export const LEVELS = [
   ['cli'],
   ['server'],
   ['gateway', 'api', 'dashboard'],
-  ['routing', 'cors', 'backends', 'proxy', 'openapi'],
+  ['routing', 'cors', 'backends', 'proxy', 'openapi', 'policies'],
   ['functions', 'storage', 'auth'],
   ['database'],
   ['config', 'http', 'values', 'log', 'metrics'],

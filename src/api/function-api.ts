@@ -7,6 +7,7 @@ import { jsonToConvex, toCleanJson, type JSONValue } from '../values/value.js';
 import { answerHeaders, type Exchange, type Mount } from '../gateway/gateway.js';
 import { writeEmpty, writeGatewayError, writeJson } from '../gateway/gateway-responses.js';
 import { apiCaller } from './api-caller.js';
+import type { RateLimit } from '../policies/rate-limit.js';
 import { readJsonBody } from './json-body.js';
 
 // The Convex-compatible function API that ConvexHttpClient speaks:
@@ -45,6 +46,9 @@ export class FunctionApi implements Mount {
     private readonly logLines: boolean = process.env.NODE_ENV !== 'production',
   ) {}
 
+  /** The top-level rateLimit, one budget for the whole API (set before the first request). */
+  rateLimit: RateLimit | null = null;
+
   async handle(req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<number> {
     const url = req.url!;
     const query = url.indexOf('?');
@@ -55,6 +59,10 @@ export class FunctionApi implements Mount {
     addPermissiveCors(req, exchange);
     if (req.method === 'OPTIONS') return this.preflight(req, res, exchange);
     try {
+      if (this.rateLimit !== null) {
+        const refusal = await this.rateLimit.admit(req, {}, exchange.headers);
+        if (refusal !== null) throw refusal;
+      }
       for (const mount of this.extra) {
         const handled = mount.handle(req, res, exchange, rest);
         if (handled !== null) return await handled;

@@ -11,6 +11,7 @@ import { lintCors } from './lint-cors.js';
 import { lintHandlers, type InspectHandler } from './lint-handlers.js';
 import { lintRoutes } from './lint-routes.js';
 import { lintProxy } from './lint-proxy.js';
+import { lintPolicies } from './lint-policies.js';
 import { lintFunctionsDir, lintSettings } from './lint-settings.js';
 import { record, type RawConfig } from './raw.js';
 import { resolveConfig } from './resolve.js';
@@ -71,6 +72,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
   lintRoutes(config, lintReport);
   lintCors(config, lintReport);
   lintProxy(config, lintReport);
+  lintPolicies(config, dir, lintReport);
   const [functionsDir] = await Promise.all([lintFunctionsDir(config, dir, lintReport), lintSettings(config, dir, env, lintReport)]);
   if (functionsDir && options.inspectHandler) await lintHandlers(config, functionsDir, options.inspectHandler, lintReport);
 

@@ -27,6 +27,9 @@ export interface RawRoute {
   summary?: string;
   tags?: string[];
   proxy?: RawProxy;
+  rateLimit?: false | Unknown;
+  request?: Unknown;
+  compression?: boolean | Unknown;
 }
 
 export interface RawProxy {
@@ -73,6 +76,8 @@ export interface RawConfig {
   dashboard?: boolean;
   cors?: false | RawCors;
   logging?: { level?: string; format?: 'auto' | 'json' | 'pretty' };
+  rateLimit?: false | Unknown;
+  compression?: boolean | Unknown;
   routes: RawRoute[];
 }
 

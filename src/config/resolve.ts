@@ -9,6 +9,7 @@ import { portFromEnv, type Env } from './env.js';
 import { canonicalJson, deepFreeze, sha256 } from './freeze.js';
 import { isPostgresUrl, type RawConfig, type RawDuration, type RawRoute, type RawSize } from './raw.js';
 import { resolveProxy } from './resolve-proxy.js';
+import { effectiveCompression, effectiveRateLimit, resolveRequestSchemas } from './policies.js';
 import { DEFAULTS, type BackendConfig, type HttpMethod, type PorticoConfig, type RouteConfig } from './types.js';
 
 /** Binary units, as in the design: 1mb = 1 MiB. */
@@ -48,6 +49,7 @@ function resolveRoute(
   index: number,
   raw: RawConfig,
   limits: PorticoConfig['limits'],
+  dir: string,
 ): RouteConfig {
   return {
     index,
@@ -64,6 +66,9 @@ function resolveRoute(
     bodyLimit: toBytes(route.bodyLimit, limits.body),
     responseLimit: toBytes(route.responseLimit, limits.response),
     timeoutMs: toMs(route.timeout, limits.timeoutMs),
+    rateLimit: effectiveRateLimit(raw.rateLimit, route.rateLimit),
+    request: resolveRequestSchemas(route.request, dir),
+    compression: effectiveCompression(raw.compression, route.compression),
   };
 }
 
@@ -120,7 +125,9 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
     logging: { level: raw.logging?.level ?? 'info', format: raw.logging?.format ?? 'auto' },
     metrics: resolveMetrics(raw.metrics),
     dashboard: raw.dashboard ?? true,
-    routes: raw.routes.map((route, index) => resolveRoute(route, index, raw, limits)),
+    rateLimit: effectiveRateLimit(raw.rateLimit, undefined),
+    compression: effectiveCompression(raw.compression, undefined),
+    routes: raw.routes.map((route, index) => resolveRoute(route, index, raw, limits, dir)),
   };
   const hash = sha256(canonicalJson(portable(config, dir)));
   return deepFreeze({ ...config, hash });

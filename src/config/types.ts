@@ -2,6 +2,8 @@
 // sizes in bytes and durations in milliseconds, paths absolute. Everything
 // downstream of src/config reads this shape, never the raw YAML.
 
+import type { CompressionPolicy, RateLimitPolicy, RequestSchemas } from './policies.js';
+
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
@@ -34,6 +36,10 @@ export interface RouteConfig {
   bodyLimit: number;
   responseLimit: number;
   timeoutMs: number;
+  /** Traffic policies (src/config/policies.ts); null when off. */
+  rateLimit: RateLimitPolicy | null;
+  request: RequestSchemas | null;
+  compression: CompressionPolicy | null;
 }
 
 export interface ProxyConfig {
@@ -119,6 +125,9 @@ export interface PorticoConfig {
   metrics: { access: 'open' | 'adminKey'; listen: { host: string; port: number } | null } | null;
   /** The dashboard at /_portico/dashboard, and the log history it keeps; false turns both off. */
   dashboard: boolean;
+  /** The top-level traffic policies, which the function API follows. */
+  rateLimit: RateLimitPolicy | null;
+  compression: CompressionPolicy | null;
   routes: RouteConfig[];
 }
 

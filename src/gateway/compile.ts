@@ -6,6 +6,8 @@ import { Gateway, type GatewayServices, type Mount } from './gateway.js';
 import type { CompiledRoute, PreflightInfo } from './compiled-route.js';
 import { ProxyRoute } from '../proxy/proxy-route.js';
 import { PROXY_ACTION } from './run-proxy.js';
+import { RateLimit } from '../policies/rate-limit.js';
+import { rateLimitKeys } from './policy-steps.js';
 
 // routes.yaml + loaded modules → an immutable Gateway. All per-route work
 // happens here, once: handlers resolved, CORS policies compiled (one per
@@ -30,6 +32,7 @@ export function compileGateway(
     return compiled;
   };
 
+  const keySources = rateLimitKeys(config, services);
   const routes = config.routes.map((route) => {
     const action = route.proxy ? PROXY_ACTION : modules.httpActions.get(route.handler);
     if (!action) {
@@ -45,6 +48,7 @@ export function compileGateway(
       bodyLimit: route.bodyLimit,
       responseLimit: route.responseLimit,
       timeoutMs: route.timeoutMs,
+      rateLimit: route.rateLimit ? new RateLimit(route.rateLimit, `${route.methods.join(',')} ${route.kind === 'prefix' ? `${route.path}*` : route.path}`, keySources, services.logger) : null,
       proxy: route.proxy ? new ProxyRoute({ config: route.proxy, routePath: route.path, isPrefix: route.kind === 'prefix', ownCors: route.cors !== null, logger: services.logger }) : null,
     };
     return { path: route.path, kind: route.kind, methods: route.methods, value: compiled };

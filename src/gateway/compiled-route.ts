@@ -1,6 +1,7 @@
 import type { CompiledCors } from '../cors/compiled-cors.js';
 import type { HttpAction } from '../functions/registration.js';
 import type { ProxyRoute } from '../proxy/proxy-route.js';
+import type { RateLimit } from '../policies/rate-limit.js';
 
 // A route as the hot path uses it: everything resolved ahead of time.
 export interface CompiledRoute {
@@ -15,6 +16,8 @@ export interface CompiledRoute {
   timeoutMs: number;
   /** Set for a proxy route: it forwards instead of running `action`. */
   proxy: ProxyRoute | null;
+  /** Traffic policies; null keeps the route on the direct path. */
+  rateLimit: RateLimit | null;
 }
 
 /** What a generated OPTIONS preflight answers for one path. */

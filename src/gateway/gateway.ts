@@ -11,6 +11,7 @@ import { answerHeaders, newExchange, type Exchange } from './exchange.js';
 import { answerGatewayError, closeAfterResponse, writeEmpty } from './gateway-responses.js';
 import { runHttpAction, type ActionServices } from './run-http-action.js';
 import { runProxy, runUpgrade } from './run-proxy.js';
+import { rateLimited } from './policy-steps.js';
 import { requestLogFor, type RequestLog } from '../log/request-log.js';
 import { forwardingFor, type Forwarding } from '../http/forwarding.js';
 import { requestMeterFor, type RequestMeter } from './request-meter.js';
@@ -105,8 +106,13 @@ export class Gateway {
     exchange.route = route.pattern;
     exchange.handler = route.handlerName;
     this.addCors(req, exchange, route.cors);
-    if (route.proxy !== null) return runProxy(this.services, req, res, exchange, route, match.params);
-    return runHttpAction(this.services, req, res, exchange, route, match.params);
+    if (route.rateLimit !== null) return rateLimited(route.rateLimit, req, res, exchange, match.params, () => this.run(req, res, exchange, route, match.params));
+    return this.run(req, res, exchange, route, match.params);
+  }
+
+  private run(req: IncomingMessage, res: ServerResponse, exchange: Exchange, route: CompiledRoute, params: Record<string, string>): number | Promise<number> {
+    if (route.proxy !== null) return runProxy(this.services, req, res, exchange, route, params);
+    return runHttpAction(this.services, req, res, exchange, route, params);
   }
 
   /**

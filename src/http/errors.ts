@@ -33,12 +33,16 @@ export const GATEWAY_ERRORS = {
   MethodNotAllowed: { status: 405, message: 'Method not allowed' },
   RequestTimeout: { status: 408, message: 'The request took too long to arrive' },
   PayloadTooLarge: { status: 413, message: 'The request body is over the limit' },
+  UnsupportedMediaType: { status: 415, message: 'The request body must be JSON (Content-Type: application/json)' },
   RangeNotSatisfiable: { status: 416, message: 'The requested range is not satisfiable' },
+  TooManyRequests: { status: 429, message: 'Too many requests; try again later' },
   HeadersTooLarge: { status: 431, message: 'The request headers are too large' },
   InternalServerError: { status: 500, message: 'Internal error' },
   ResponseTooLarge: { status: 500, message: 'The response body is over the limit' },
   NotImplemented: { status: 501, message: 'Unknown request method (supported: GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS)' },
   ServiceUnavailable: { status: 503, message: 'The gateway is shutting down' },
+  // rateLimit.onStoreError: deny, and the rate limit store cannot be reached in time.
+  RateLimitUnavailable: { status: 503, message: 'The rate limit cannot be checked right now; try again shortly' },
   // The database cannot be reached (restarting, connection lost, no pooled
   // connection free in time): nothing was acknowledged; try again shortly.
   DatabaseUnavailable: { status: 503, message: 'The database is unavailable; try again shortly' },

@@ -8,6 +8,7 @@ import { parseServeOptions, SERVE_OPTIONS, type ServeOptions } from '../serve-op
 import { configMissing } from '../config-missing.js';
 import { failedSummary } from '../report.js';
 import { relayGathers } from '../../metrics/cluster-gather.js';
+import { holdWorkerBudgets } from '../../policies/rate-limit-store.js';
 
 // portico serve [FILE] [-c routes.yaml] [--port N] [--host H] [--workers N|auto] [--log-format F]
 // Starts the gateway and prints the URL it listens on. SIGTERM/SIGINT stop
@@ -115,6 +116,8 @@ async function runPrimary(options: ServeOptions, count: number, io: Io): Promise
   }
   // Metrics and the dashboard's log cover every worker: the primary relays.
   relayGathers();
+  // Memory rate limits count in the primary, so the workers share one budget.
+  holdWorkerBudgets();
   return new Promise((resolve) => {
     let stopping = false;
     let failed = false;
