@@ -100,7 +100,8 @@ function openApiPath(route: RouteConfig): { key: string; parameters: unknown[] }
   return { key, parameters };
 }
 
-function operation(route: RouteConfig, method: string, parameters: unknown[], hasProviders: boolean): unknown {
+function operation(route: RouteConfig, method: string, pathParameters: unknown[], hasProviders: boolean): unknown {
+  let parameters = pathParameters;
   const responses: Record<string, unknown> = {
     default: { description: route.proxy ? "The upstream service's answer" : `The answer of ${route.handler}` },
     '404': { $ref: '#/components/responses/NotFound' },
@@ -112,7 +113,8 @@ function operation(route: RouteConfig, method: string, parameters: unknown[], ha
   if (route.proxy) responses['502'] = { $ref: '#/components/responses/BadGateway' };
   else responses['500'] = { $ref: '#/components/responses/ServerError' };
 
-  const requestSchema = (route as { request?: { body?: unknown; query?: unknown } }).request;
+  const requestSchema = (route as { request?: { body?: unknown; query?: unknown } | null }).request;
+  parameters = [...parameters, ...queryParameters(requestSchema?.query)];
   const op: Record<string, unknown> = {
     operationId: `${method.toLowerCase()}_${route.path.replace(/[^A-Za-z0-9]+/g, '_').replace(/^_|_$/g, '') || 'root'}${route.kind === 'prefix' ? '_prefix' : ''}`,
     ...(route.summary ? { summary: route.summary } : {}),
@@ -137,4 +139,12 @@ function operation(route: RouteConfig, method: string, parameters: unknown[], ha
 export function openApiText(config: PorticoConfig, functions: ReadonlyMap<string, RegisteredFunction> | null): () => string {
   let text: string | undefined;
   return () => (text ??= JSON.stringify(openApiDocument(config, functions)));
+}
+
+/** A declared query schema's properties as query parameters . */
+function queryParameters(schema: unknown): unknown[] {
+  if (typeof schema !== 'object' || schema === null) return [];
+  const { properties, required } = schema as { properties?: Record<string, unknown>; required?: string[] };
+  if (!properties) return [];
+  return Object.entries(properties).map(([name, property]) => ({ name, in: 'query', required: required?.includes(name) ?? false, schema: property }));
 }

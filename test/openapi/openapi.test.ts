@@ -33,6 +33,14 @@ const ROUTES = routesYaml(
     method: POST
     handler: messages:page
     bodyLimit: 1kb
+    request:
+      body: { type: object, required: [text], properties: { text: { type: string } } }
+  - path: /search
+    method: GET
+    handler: messages:page
+    rateLimit: { requests: 5, per: 10s }
+    request:
+      query: { type: object, required: [q], properties: { q: { type: string }, page: { type: integer } } }
   - pathPrefix: /svc/
     method: GET
     proxy: { upstream: http://10.1.2.3:8081 }
@@ -74,6 +82,14 @@ describe('portico openapi', () => {
     assert.equal(user.get.responses['504'].$ref, '#/components/responses/Timeout');
     assert.equal(document.paths['/notes'].post.responses['413'].$ref, '#/components/responses/PayloadTooLarge');
     assert.deepEqual(document.paths['/notes'].post.security, [{}, { bearer: [] }]);
+    assert.deepEqual(document.paths['/notes'].post.requestBody.content['application/json'].schema.required, ['text']);
+    const search = document.paths['/search'].get;
+    assert.deepEqual(
+      search.parameters.map((p: { name: string; in: string; required: boolean }) => [p.name, p.in, p.required]),
+      [['q', 'query', true], ['page', 'query', false]],
+    );
+    assert.equal(search.responses['429'].$ref, '#/components/responses/TooManyRequests');
+    assert.equal(document.paths['/notes'].post.responses['429'], undefined);
     const prefix = document.paths['/svc/{path}'].get;
     assert.equal(prefix.parameters[0]['x-portico-prefix'], '/svc/');
     assert.equal(prefix.responses['502'].$ref, '#/components/responses/BadGateway');
