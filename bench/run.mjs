@@ -7,6 +7,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { observabilityConfigs } from './lib/observability.mjs';
 import http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -64,13 +65,17 @@ async function main() {
       }),
       // The proxy scenario's reference, forwarding to the bare server as the proxy route does.
       proxy: wanted('proxy') ? await startServer([path.join(HERE, 'servers', 'undici-proxy.mjs'), '4403', 'http://127.0.0.1:4400']) : null,
+      // The same build with metrics and the dashboard's log capture on, and off.
+      observed: observed ? await startServer([BIN, 'serve', '-c', observed.on, '--port', '4405'], { logFile: path.join(WORK, 'observed.log') }) : null,
+      unobserved: observed ? await startServer([BIN, 'serve', '-c', observed.off, '--port', '4406'], { logFile: path.join(WORK, 'unobserved.log') }) : null,
     };
     // Seed one note so the query scenario reads a document.
     await request(started.portico.url + '/notes', 'POST', JSON.stringify({ author: 'bench', body: 'seed' }));
     return started;
   };
-  let { bare, koa, portico, proxy } = await startServers();
-  const servers = () => [bare, koa, portico, proxy].filter(Boolean);
+  const observed = wanted('observability') ? observabilityConfigs(path.join(HERE, 'app'), WORK) : null;
+  let { bare, koa, portico, proxy, observed: on, unobserved: off } = await startServers();
+  const servers = () => [bare, koa, portico, proxy, on, off].filter(Boolean);
 
   try {
     const post = (name, body) => postScript(WORK, name, body);
@@ -83,11 +88,13 @@ async function main() {
       { name: 'api-query', label: 'function API: POST /api/query', url: `${portico.url}/api/query`, script: post('api-query', JSON.stringify({ path: 'bench:latestOf', args: { author: 'bench' }, format: 'json' })), reference: 'bare-post' },
       { name: 'api-mutation', label: 'function API: POST /api/mutation', url: `${portico.url}/api/mutation`, script: post('api-mutation', JSON.stringify({ path: 'bench:addNote', args: { author: 'api', body: 'x' }, format: 'json' })), reference: 'bare-post' },
       { name: 'proxy', label: 'GET through a proxy route to a bare node:http upstream (CORS + request log)', url: `${portico.url}/proxy/hello`, headers: ORIGIN, reference: 'undici-proxy', target: 0.8 },
+      ...(on ? [{ name: 'observability', label: 'GET hello with metrics and the dashboard\'s log capture on', url: `${on.url}/hello`, headers: ORIGIN, reference: 'hello-unobserved', target: 0.95 }] : []),
     ].filter((scenario) => wanted(scenario.name));
     const references = {
       'bare-get': { url: `${bare.url}/hello` },
       'bare-post': { url: `${bare.url}/echo`, script: post('bare-echo', ECHO_BODY) },
       ...(proxy ? { 'undici-proxy': { url: `${proxy.url}/proxy/hello`, headers: ORIGIN } } : {}),
+      ...(off ? { 'hello-unobserved': { url: `${off.url}/hello`, headers: ORIGIN } } : {}),
     };
 
     if (scenarios.length > 0) {
@@ -95,7 +102,7 @@ async function main() {
       for (let round = 1; round <= ROUNDS; round++) {
         if (round > 1) {
           for (const server of servers()) await server.stop();
-          ({ bare, koa, portico, proxy } = await startServers());
+          ({ bare, koa, portico, proxy, observed: on, unobserved: off } = await startServers());
         }
         // Rotate the order each round (and reverse every other one) so drift
         // in the machine (other tenants, thermal) and a scenario's place next
@@ -113,7 +120,7 @@ async function main() {
         const rows = samples.get(name);
         return { rps: median(rows.map((r) => r.rps)), spread: spread(rows.map((r) => r.rps)), p99: median(rows.map((r) => r.p99)), failures: rows.reduce((n, r) => n + r.non2xx + r.socketErrors, 0) };
       };
-      const referenceLabels = { 'bare-get': 'bare node:http GET hello', 'bare-post': 'bare node:http POST 200-byte JSON echo', 'undici-proxy': 'bare node:http reverse proxy on undici, to the bare server' };
+      const referenceLabels = { 'bare-get': 'bare node:http GET hello', 'bare-post': 'bare node:http POST 200-byte JSON echo', 'undici-proxy': 'bare node:http reverse proxy on undici, to the bare server', 'hello-unobserved': 'GET hello with metrics and the dashboard turned off (same build)' };
       for (const [name] of Object.entries(references)) results.throughput.push({ name, label: referenceLabels[name], ...summary(name), ratio: 1, reference: name });
       for (const scenario of scenarios) {
         const own = samples.get(scenario.name);
@@ -300,7 +307,7 @@ function render(results) {
     for (const row of results.throughput) {
       const target = row.target === undefined ? '' : `≥ ${row.target.toFixed(2)}`;
       const verdict = row.target === undefined ? '' : row.ratio >= row.target ? 'met' : `missed by ${((row.target - row.ratio) / row.target * 100).toFixed(0)}%`;
-      const reference = row.reference === 'bare-get' && row.name !== 'bare-get' ? ' (of GET)' : row.reference === 'bare-post' && row.name !== 'bare-post' ? ' (of POST)' : row.reference === 'undici-proxy' && row.name !== 'undici-proxy' ? ' (of the undici proxy)' : '';
+      const reference = row.reference === 'bare-get' && row.name !== 'bare-get' ? ' (of GET)' : row.reference === 'bare-post' && row.name !== 'bare-post' ? ' (of POST)' : row.reference === 'undici-proxy' && row.name !== 'undici-proxy' ? ' (of the undici proxy)' : row.reference === 'hello-unobserved' && row.name !== 'hello-unobserved' ? ' (of the same build with both off)' : '';
       lines.push(`| ${row.label} | ${fmt.rps(row.rps)} | ${fmt.pct(row.spread)} | ${fmt.ms(row.p99)} | ${fmt.ratio(row.ratio)}${reference} | ${target} | ${verdict}${row.failures ? ` ⚠ ${row.failures} failed` : ''} |`);
     }
     lines.push('');

@@ -26,10 +26,11 @@ class LogHistory {
   readonly reloads: string[] = [];
 
   add(line: string): void {
-    this.lines[this.count % HISTORY_LINES] = line.endsWith('\n') ? line.slice(0, -1) : line;
+    // Kept as written (with its newline): this runs for every log line.
+    this.lines[this.count % HISTORY_LINES] = line;
     this.count += 1;
-    if (line.includes('"event":"reload') || line.includes('"msg":"portico listening"')) {
-      this.reloads.push(this.lines[(this.count - 1) % HISTORY_LINES]!);
+    if (isDeploymentEvent(line)) {
+      this.reloads.push(line);
       if (this.reloads.length > RELOAD_EVENTS) this.reloads.shift();
     }
   }
@@ -38,9 +39,22 @@ class LogHistory {
   since(after: number): HistoryPart {
     const from = Math.max(after, this.count - HISTORY_LINES, 0);
     const lines: string[] = [];
-    for (let n = from; n < this.count; n++) lines.push(this.lines[n % HISTORY_LINES]!);
+    for (let n = from; n < this.count; n++) lines.push(this.lines[n % HISTORY_LINES]!.trimEnd());
     return { pid: process.pid, last: this.count, lines };
   }
+}
+
+/**
+ * A start or reload line. pino writes `{"level":L,"time":T,"pid":P,` and
+ * then the line's own fields, and those lines begin with `event` (reloads)
+ * or `url` (the start): one look at a fixed place instead of a search
+ * through every request line.
+ */
+function isDeploymentEvent(line: string): boolean {
+  const pid = line.indexOf(',"pid":', 20);
+  if (pid === -1) return false;
+  const next = line.indexOf(',', pid + 7);
+  return line.startsWith(',"event":"reload', next) || line.startsWith(',"url":', next);
 }
 
 let history: LogHistory | null = null;
@@ -51,7 +65,7 @@ export function keepLogHistory(): void {
   const kept = (history = new LogHistory());
   setLogTap((line) => kept.add(line));
   answerGather('dashboard:logs', (cursor) => kept.since(Number((cursor as Record<string, number> | null)?.[process.pid] ?? 0)));
-  answerGather('dashboard:reloads', () => kept.reloads);
+  answerGather('dashboard:reloads', () => kept.reloads.map((line) => line.trimEnd()));
 }
 
 export function logHistory(): LogHistory | null {

@@ -30,8 +30,8 @@ export function requestMeterFor(config: PorticoConfig, mounts: readonly { prefix
       seen.read = socket.bytesRead;
       seen.written = socket.bytesWritten;
     }
-    metrics.request(label, req.method!, status, ms / 1000, read, written);
+    const entry = metrics.request(label, req.method!, status, ms / 1000, read, written);
     // The dashboard charts the project's routes, not its own endpoints.
-    if (label === route && !route.startsWith('/_portico/')) recentRoutes.record(`${req.method} ${label}`, ms, status >= 500);
+    if (label === route && !route.startsWith('/_portico/')) recentRoutes.record(entry.chartKey, ms, status >= 500);
   };
 }

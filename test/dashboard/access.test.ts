@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
@@ -104,6 +106,20 @@ describe('dashboard access', () => {
     assert.equal((await request(`${gateway.url}/_portico/dashboard/api/overview`, { headers: { host: `localhost:${gateway.port}` } })).status, 200);
     // A page that rebinds its own name to 127.0.0.1 still sends its own Host.
     assert.equal((await request(`${gateway.url}/_portico/dashboard/api/overview`, { headers: { host: 'attacker.example' } })).status, 404);
+  });
+
+  test('the Logs view and the Health view carry deployment events: the start, and a refused reload with FILE:LINE:COL', async () => {
+    const gateway = await start(`api: { adminKey: ${ADMIN_KEY} }`);
+    const session = String((await login(gateway.url, ADMIN_KEY)).headers['set-cookie']).split(';')[0]!;
+    await writeFile(path.join(dirs.at(-1)!, 'routes.yaml'), routesYaml(ROUTES, `api: { adminKey: ${ADMIN_KEY} }\nmetrics: { acces: open }`));
+    gateway.child.kill('SIGHUP');
+    await gateway.waitForLog((line) => line.event === 'reload-refused' && /previous config keeps serving/.test(line.msg));
+    const page = JSON.parse((await request(`${gateway.url}/_portico/dashboard/api/logs`, { headers: { cookie: session } })).body) as { lines: string[] };
+    const lines = page.lines.map((line) => JSON.parse(line) as { msg: string; event?: string });
+    assert.ok(lines.some((line) => line.msg === 'portico listening'));
+    assert.ok(lines.some((line) => line.event === 'reload-refused' && /routes\.yaml:\d+:\d+: error: .*acces/.test(line.msg)), 'the refused reload points into routes.yaml');
+    const { health } = JSON.parse((await request(`${gateway.url}/_portico/dashboard/api/overview`, { headers: { cookie: session } })).body) as { health: { reloads: string[] } };
+    assert.ok(health.reloads.some((line) => /routes\.yaml:\d+:\d+: error/.test(line)));
   });
 
   test('with --workers 2 the Logs view has every worker\'s lines', async () => {

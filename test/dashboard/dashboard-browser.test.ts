@@ -150,6 +150,23 @@ describe('the dashboard in Chromium', () => {
     await row.locator('button.reqid').click();
     await page.locator('#document', { hasText: '"_table": "messages"' }).waitFor();
     await screenshot(page, 'data');
+
+    // By an index, with equality on its first field.
+    await page.selectOption('#index-name', 'by_author');
+    await page.fill('#index-eq', '["nobody"]');
+    await page.click('#index-form button');
+    await page.waitForFunction(() => document.querySelectorAll('#documents tbody tr').length === 0);
+    await page.fill('#index-eq', '["dashboard"]');
+    await page.click('#index-form button');
+    await row.waitFor();
+    assert.equal(await page.locator('#documents tbody tr').count(), 1);
+
+    // Delete, after the confirmation (accepted by the dialog handler).
+    const count = async () => Number(/(\d+) documents/.exec((await page.locator('#tables li', { hasText: 'messages' }).textContent())!)![1]);
+    const before = await count();
+    await row.locator('button.delete').click();
+    await row.waitFor({ state: 'detached' });
+    await page.waitForFunction((n) => /(\d+) documents/.exec([...document.querySelectorAll('#tables li')].find((li) => li.textContent!.startsWith('messages'))!.textContent!)![1] === String(n), before - 1);
     await nothingRan(page);
   });
 
