@@ -156,3 +156,32 @@ describe('PostgreSQL store under faults', () => {
     }
   });
 });
+
+test('a database written when PostgreSQL cut long names at 63 bytes is renamed to the hashed names when a store connects', async (t) => {
+  const url = await freshDatabase(t);
+  if (!url) return;
+  const table = `${'x'.repeat(62)}a1`;
+  const index = `by_${'f'.repeat(59)}n1`;
+  // The layout an earlier version left: `t_<table>` and `k_<index>` cut by the server.
+  const first = await PostgresStore.connect(url, 2);
+  await first.close();
+  const number = 41;
+  const id = newId(number);
+  const key = indexKey({ n: 5 }, { name: index, fields: ['n'] }, 1000, id);
+  await withClient(url, async (client) => {
+    await client.query('INSERT INTO _portico_tables (name, number) VALUES ($1, $2)', [table, number]);
+    await client.query('INSERT INTO _portico_indexes (table_name, index_name, fields) VALUES ($1, $2, $3)', [table, index, JSON.stringify(['n'])]);
+    await client.query(`CREATE TABLE "t_${table}" (id TEXT PRIMARY KEY, creation_time DOUBLE PRECISION NOT NULL, doc TEXT NOT NULL, k_by_creation_time BYTEA NOT NULL, "k_${index}" BYTEA)`);
+    await client.query(`INSERT INTO "t_${table}" VALUES ($1, 1000, $2, $3, $4)`, [id, JSON.stringify({ n: 5 }), indexKey({}, { name: 'by_creation_time', fields: [] }, 1000, id), key]);
+  });
+  const store = await PostgresStore.connect(url, 2);
+  t.after(() => store.close());
+  const found = await store.read(async (tx) => ({
+    doc: (await tx.get(table, id))?.json,
+    scanned: (await tx.scan({ table, index, range: { lower: null, lowerInclusive: true, upper: null, upperInclusive: true }, order: 'asc', limit: 10 })).map((row) => row.id),
+  }));
+  assert.deepEqual(found, { doc: JSON.stringify({ n: 5 }), scanned: [id] });
+  // Connecting again changes nothing.
+  const again = await PostgresStore.connect(url, 2);
+  await again.close();
+});

@@ -15,7 +15,7 @@ import { ConnectionPool, describe, lostConnection } from './connection-pool.js';
 import { pgTable } from './identifiers.js';
 import { PostgresCatalog } from './postgres-catalog.js';
 import { DDL_LOCK, PostgresTx, TABLE_NUMBERS } from './postgres-tx.js';
-import { syncIndexes } from './schema-changes.js';
+import { renameCutIdentifiers, syncIndexes } from './schema-changes.js';
 import { SCHEMA_CHANNEL, SchemaListener } from './schema-listener.js';
 import { activeMetrics } from '../../metrics/metrics.js';
 
@@ -72,6 +72,7 @@ export class PostgresStore implements Store {
     try {
       await store.ddl(async (client) => {
         await client.query(METADATA_DDL);
+        await renameCutIdentifiers(client);
       });
       // Every table so far, so that synchronous id checks (normalizeId,
       // v.id) know them from the first request on.

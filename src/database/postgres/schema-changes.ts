@@ -49,3 +49,37 @@ export async function syncIndexes(client: pg.PoolClient, catalog: PostgresCatalo
   }
   return changed;
 }
+
+/**
+ * Databases written before long names were shortened by a hash: PostgreSQL
+ * had cut `t_<table>` and `k_<index>` at 63 bytes. Their tables and key
+ * columns are renamed to today's names, once, when a store connects (under
+ * the DDL lock). A table whose old name was shared with another (both were
+ * cut to one) goes to the first; the other starts empty.
+ */
+export async function renameCutIdentifiers(client: pg.PoolClient): Promise<void> {
+  const exists = async (relation: string) =>
+    (await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [`"${relation}"`])).rows[0]!.found;
+  const { rows: tables } = await client.query<{ name: string }>('SELECT name FROM _portico_tables');
+  for (const { name } of tables) {
+    const [cut, current] = [`t_${name}`.slice(0, 63), unquoted(pgTable(name))];
+    if (cut === current || (await exists(current))) continue;
+    if (await exists(cut)) await client.query(`ALTER TABLE "${cut}" RENAME TO "${current}"`);
+    else await client.query(tableDdl(name));
+  }
+  const { rows: indexes } = await client.query<{ table_name: string; index_name: string }>('SELECT table_name, index_name FROM _portico_indexes');
+  for (const { table_name: table, index_name: index } of indexes) {
+    const [cut, current] = [`k_${index}`.slice(0, 63), unquoted(pgKeyColumn(index))];
+    if (cut === current) continue;
+    const { rows } = await client.query<{ column_name: string }>(
+      'SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND column_name = ANY($2)',
+      [unquoted(pgTable(table)), [cut, current]],
+    );
+    const columns = new Set(rows.map((row) => row.column_name));
+    if (columns.has(cut) && !columns.has(current)) await client.query(`ALTER TABLE ${pgTable(table)} RENAME COLUMN "${cut}" TO "${current}"`);
+  }
+}
+
+function unquoted(identifier: string): string {
+  return identifier.slice(1, -1);
+}
