@@ -15,7 +15,6 @@ export function lintPolicies(data: Unknown, dir: string, report: Reporter): void
   const top = isRecord(data.rateLimit) ? data.rateLimit : null;
   if (top) lintRateLimit(top, ['rateLimit'], null, report);
   if (!Array.isArray(data.routes)) return;
-  const ajv = { plain: requestSchemaAjv(false), coercing: requestSchemaAjv(true) };
   data.routes.forEach((route: unknown, index: number) => {
     if (!isRecord(route)) return;
     const at = (...rest: (string | number)[]) => ['routes', index, ...rest];
@@ -29,10 +28,15 @@ export function lintPolicies(data: Unknown, dir: string, report: Reporter): void
       lintKey(top.key, at(), typeof route.path === 'string' ? route.path : null, report, 'the top-level rateLimit');
     }
     if (!isRecord(route.request)) return;
+    if (route.proxy !== undefined) {
+      report.atKey('policies/request-schema', at('request'), 'request schemas apply to routes with a handler; a proxy route forwards the request as it is');
+      return;
+    }
     for (const part of REQUEST_PARTS) {
       const schema = route.request[part];
       if (!isRecord(schema)) continue;
-      lintSchema(schema, at('request', part), part, dir, part === 'query' || part === 'params' ? ajv.coercing : ajv.plain, report);
+      // An ajv of its own per schema, as at start-up: two routes may share a schema file with an $id.
+      lintSchema(schema, at('request', part), part, dir, requestSchemaAjv(part !== 'body'), report);
     }
   });
 }

@@ -71,6 +71,8 @@ export interface ActionCtx {
 }
 
 export interface HttpActionCtx extends ActionCtx {
-  /** Values of the route's `:param` segments. */
+  /** Values of the route's `:param` segments (coerced as the route's request.params schema says). */
   params: Record<string, string>;
+  /** The query string as validated by the route's request.query schema; undefined without one. */
+  query?: Record<string, unknown>;
 }

@@ -7,6 +7,7 @@ import type { CompiledRoute, PreflightInfo } from './compiled-route.js';
 import { ProxyRoute } from '../proxy/proxy-route.js';
 import { PROXY_ACTION } from './run-proxy.js';
 import { RateLimit } from '../policies/rate-limit.js';
+import { RequestSchema } from '../policies/request-schema.js';
 import { rateLimitKeys } from './policy-steps.js';
 
 // routes.yaml + loaded modules → an immutable Gateway. All per-route work
@@ -49,6 +50,7 @@ export function compileGateway(
       responseLimit: route.responseLimit,
       timeoutMs: route.timeoutMs,
       rateLimit: route.rateLimit ? new RateLimit(route.rateLimit, `${route.methods.join(',')} ${route.kind === 'prefix' ? `${route.path}*` : route.path}`, keySources, services.logger) : null,
+      requestSchema: route.request ? new RequestSchema(route.request) : null,
       proxy: route.proxy ? new ProxyRoute({ config: route.proxy, routePath: route.path, isPrefix: route.kind === 'prefix', ownCors: route.cors !== null, logger: services.logger }) : null,
     };
     return { path: route.path, kind: route.kind, methods: route.methods, value: compiled };

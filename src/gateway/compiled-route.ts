@@ -2,6 +2,7 @@ import type { CompiledCors } from '../cors/compiled-cors.js';
 import type { HttpAction } from '../functions/registration.js';
 import type { ProxyRoute } from '../proxy/proxy-route.js';
 import type { RateLimit } from '../policies/rate-limit.js';
+import type { RequestSchema } from '../policies/request-schema.js';
 
 // A route as the hot path uses it: everything resolved ahead of time.
 export interface CompiledRoute {
@@ -18,6 +19,7 @@ export interface CompiledRoute {
   proxy: ProxyRoute | null;
   /** Traffic policies; null keeps the route on the direct path. */
   rateLimit: RateLimit | null;
+  requestSchema: RequestSchema | null;
 }
 
 /** What a generated OPTIONS preflight answers for one path. */

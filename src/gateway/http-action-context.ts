@@ -15,6 +15,8 @@ export interface HttpActionServices {
 
 export class HttpActionContext implements HttpActionCtx {
   private storageContext: StorageContext | undefined;
+  /** The query string as the route's request.query schema validated and coerced it. */
+  query: Record<string, unknown> | undefined = undefined;
 
   constructor(
     private readonly services: HttpActionServices,

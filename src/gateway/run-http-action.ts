@@ -14,6 +14,7 @@ import { Deadlines } from './deadlines.js';
 import type { Exchange } from './exchange.js';
 import { answerGatewayError, answerHandlerError, closeAfterResponse } from './gateway-responses.js';
 import { HttpActionContext, type HttpActionServices } from './http-action-context.js';
+import type { CheckedRequest } from '../policies/request-schema.js';
 
 // One HTTP action, from the matched route to the written response:
 //   1. a declared Content-Length over the limit is refused before the body is read;
@@ -51,10 +52,10 @@ export function runHttpAction(
     body = new IncomingBody(req, res, route.bodyLimit);
   }
   const identity = services.identityOf(req);
-  if (!route.authRequired) return invoke(services, req, res, exchange, route, params, body, identity);
+  if (!route.authRequired) return proceed(services, req, res, exchange, route, params, body, identity);
   return identity.get().then(
     (user) => {
-      if (user !== null) return invoke(services, req, res, exchange, route, params, body, identity);
+      if (user !== null) return proceed(services, req, res, exchange, route, params, body, identity);
       return refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'), 'missing');
     },
     (error) => refuse(res, exchange, error instanceof AuthError ? new GatewayError(error.code, error.message) : new GatewayError('Unauthenticated', (error as Error).message), 'invalid'),
@@ -70,7 +71,8 @@ function refuse(res: ServerResponse, exchange: Exchange, error: GatewayError, to
   return answerGatewayError(res, exchange, error.withHeaders([['www-authenticate', challenge]]));
 }
 
-function invoke(
+/** The route's request schema, when it declares one (400/413/415 before the handler), then the handler. */
+function proceed(
   services: ActionServices,
   req: IncomingMessage,
   res: ServerResponse,
@@ -80,9 +82,32 @@ function invoke(
   body: IncomingBody | null,
   identity: IdentitySource,
 ): number | Promise<number> {
+  if (route.requestSchema === null) return invoke(services, req, res, exchange, route, params, body, identity, null);
+  return route.requestSchema.check(req, res, body, params).then((checked) => {
+    if (!isGatewayError(checked)) return invoke(services, req, res, exchange, route, checked.params, checked.body ?? body, identity, checked);
+    if (checked.status === 413 || (body !== null && !body.fullyRead)) closeAfterResponse(res);
+    return answerGatewayError(res, exchange, checked);
+  });
+}
+
+function invoke(
+  services: ActionServices,
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: Exchange,
+  route: CompiledRoute,
+  params: Record<string, string>,
+  body: IncomingBody | null,
+  identity: IdentitySource,
+  checked: CheckedRequest | null,
+): number | Promise<number> {
   const request = new LazyRequest(req, res, body, services.forwarding);
   const caller: Caller = { identity, internal: true, requestId: exchange.requestId, collectLogs: false };
   const ctx = new HttpActionContext(services, caller, params);
+  if (checked !== null) {
+    checked.attach(request);
+    ctx.query = checked.query;
+  }
 
   // At the timeout the gateway answers 504 itself (or breaks a response
   // already streaming) and aborts request.signal; the handler's late answer

@@ -70,6 +70,8 @@ export class GatewayError extends Error {
   readonly status: number;
   /** Extra response headers, e.g. `Allow` on a 405. */
   headers: [string, string][] | undefined;
+  /** Extra fields of the JSON body, e.g. `errors` of a request that fails its schema. */
+  details: Record<string, unknown> | undefined;
 
   constructor(
     readonly code: GatewayErrorCode,
@@ -86,8 +88,13 @@ export class GatewayError extends Error {
     return this;
   }
 
+  withDetails(details: Record<string, unknown>): this {
+    this.details = details;
+    return this;
+  }
+
   toJSON(): { code: string; message: string } {
-    return { code: this.code, message: this.message };
+    return this.details ? { code: this.code, message: this.message, ...this.details } : { code: this.code, message: this.message };
   }
 
   /** The answer's body and its content type: `{code, message}` JSON, or the bare message for plain-text entries. */
