@@ -39,7 +39,8 @@ export interface StorageWriter extends StorageReader {
   /** A short-lived URL a client may POST the file's bytes to. */
   generateUploadUrl(): Promise<string>;
   delete(storageId: string): Promise<void>;
-  store(blob: Blob, options?: { sha256?: string }): Promise<GenericId<'_storage'>>;
+  /** A Blob, or a Request whose body is streamed to storage (with its Content-Type). */
+  store(blob: Blob | Request, options?: { sha256?: string }): Promise<GenericId<'_storage'>>;
   get(storageId: string): Promise<Blob | null>;
 }
 

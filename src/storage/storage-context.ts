@@ -59,14 +59,18 @@ export class StorageContextImpl implements StorageContext {
     if (!deleted) throw new Error(`storage id ${storageId} not found`);
   }
 
-  async store(blob: Blob, options?: { sha256?: string }): Promise<GenericId<'_storage'>> {
+  async store(blob: Blob | Request, options?: { sha256?: string }): Promise<GenericId<'_storage'>> {
     this.allow('store', 'writer');
-    if (!(blob instanceof Blob)) {
-      throw new TypeError('store() expects a Blob. If you are trying to store a Request, `await request.blob()` will give you the correct input.');
+    // A Request (as the HTTP endpoints of older Convex code pass it) is
+    // streamed to storage as it arrives, never held whole in memory.
+    const request = isRequest(blob) ? blob : null;
+    if (!request && !(blob instanceof Blob)) {
+      throw new TypeError('store() expects a Blob or a Request');
     }
+    if (request?.bodyUsed) throw new TypeError('store(): the request body has already been read');
     try {
-      const file = await this.storage.store(Readable.fromWeb(blob.stream() as any), {
-        contentType: blob.type || null,
+      const file = await this.storage.store(request ? requestBytes(request) : Readable.fromWeb((blob as Blob).stream() as any), {
+        contentType: request ? request.headers.get('content-type') || null : (blob as Blob).type || null,
         // A File keeps its name, served back in Content-Disposition.
         fileName: blob instanceof File ? cleanFileName(blob.name) : null,
         ...(options?.sha256 !== undefined ? { expectedSha256: options.sha256 } : {}),
@@ -91,6 +95,15 @@ export class StorageContextImpl implements StorageContext {
       throw new Error(`ctx.storage.${method}() is not available in queries; use a mutation or an action`);
     }
   }
+}
+
+function isRequest(value: unknown): value is Request {
+  return value instanceof Request || (typeof value === 'object' && value !== null && !(value instanceof Blob) && typeof (value as Request).headers?.get === 'function' && 'body' in value && typeof (value as Request).arrayBuffer === 'function');
+}
+
+function requestBytes(request: Request): AsyncIterable<Uint8Array> {
+  const body = request.body;
+  return body ? Readable.fromWeb(body as any) : Readable.from([]);
 }
 
 function checkId(storageId: unknown, method: string): string {
