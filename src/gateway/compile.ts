@@ -8,6 +8,7 @@ import { ProxyRoute } from '../proxy/proxy-route.js';
 import { PROXY_ACTION } from './run-proxy.js';
 import { RateLimit } from '../policies/rate-limit.js';
 import { RequestSchema } from '../policies/request-schema.js';
+import { Compression } from '../policies/compression.js';
 import { rateLimitKeys } from './policy-steps.js';
 
 // routes.yaml + loaded modules → an immutable Gateway. All per-route work
@@ -51,6 +52,7 @@ export function compileGateway(
       timeoutMs: route.timeoutMs,
       rateLimit: route.rateLimit ? new RateLimit(route.rateLimit, `${route.methods.join(',')} ${route.kind === 'prefix' ? `${route.path}*` : route.path}`, keySources, services.logger) : null,
       requestSchema: route.request ? new RequestSchema(route.request) : null,
+      compression: route.compression && !route.proxy ? new Compression(route.compression) : null,
       proxy: route.proxy ? new ProxyRoute({ config: route.proxy, routePath: route.path, isPrefix: route.kind === 'prefix', ownCors: route.cors !== null, logger: services.logger }) : null,
     };
     return { path: route.path, kind: route.kind, methods: route.methods, value: compiled };

@@ -3,6 +3,7 @@ import type { HttpAction } from '../functions/registration.js';
 import type { ProxyRoute } from '../proxy/proxy-route.js';
 import type { RateLimit } from '../policies/rate-limit.js';
 import type { RequestSchema } from '../policies/request-schema.js';
+import type { Compression } from '../policies/compression.js';
 
 // A route as the hot path uses it: everything resolved ahead of time.
 export interface CompiledRoute {
@@ -20,6 +21,7 @@ export interface CompiledRoute {
   /** Traffic policies; null keeps the route on the direct path. */
   rateLimit: RateLimit | null;
   requestSchema: RequestSchema | null;
+  compression: Compression | null;
 }
 
 /** What a generated OPTIONS preflight answers for one path. */

@@ -175,7 +175,18 @@ function invoke(
   });
 }
 
+/** The route's compression, when it has one, then the answer. */
 function send(services: ActionServices, req: IncomingMessage, res: ServerResponse, exchange: Exchange, route: CompiledRoute, response: Response): number | Promise<number> {
+  if (route.compression === null) return sendAsIs(services, req, res, exchange, route, response);
+  const encoded = route.compression.encode(req, response);
+  if (!(encoded instanceof Promise)) return sendAsIs(services, req, res, exchange, route, encoded);
+  return encoded.then(
+    (ready) => sendAsIs(services, req, res, exchange, route, ready),
+    (error) => answerHandlerError(res, exchange, error, services.logger, services.production),
+  );
+}
+
+function sendAsIs(services: ActionServices, req: IncomingMessage, res: ServerResponse, exchange: Exchange, route: CompiledRoute, response: Response): number | Promise<number> {
   const reported = (outcome: SendOutcome) => {
     if (outcome.broken) services.logger.error({ reqId: exchange.requestId, handler: route.handlerName, err: outcome.broken }, 'response body not delivered completely');
     return outcome.status;
