@@ -115,8 +115,20 @@ export interface ReadOptions {
   timeoutMs: number;
 }
 
+/** File bytes as numbered chunk rows, each write autocommitted. */
+export interface FileChunks {
+  put(storageId: string, seq: number, bytes: Uint8Array): Promise<void>;
+  /** Chunks `from`..`to` (inclusive) of a file, in order. */
+  get(storageId: string, from: number, to: number): Promise<Buffer[]>;
+  delete(storageId: string): Promise<void>;
+  /** Files whose chunks exist but whose metadata never committed (crashed uploads), older than `ageMs`. */
+  orphans(ageMs: number): Promise<string[]>;
+}
+
 export interface Store {
   readonly dialect: 'sqlite' | 'postgres';
+  /** Where file bytes go for storage.kind: database; only a shared (PostgreSQL) store has it. */
+  readonly fileChunks?: FileChunks;
   /** The number ids of `table` carry, or null when the table does not exist. */
   tableNumber(table: string): Promise<number | null>;
   /** The table an id's number belongs to, or null. */

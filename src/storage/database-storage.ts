@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GatewayError } from '../http/errors.js';
-import type { Store, WriteTx } from '../database/store.js';
-import { PostgresStore } from '../database/postgres/postgres-store.js';
+import type { FileChunks, Store, WriteTx } from '../database/store.js';
 import type { FileMetadata } from './file-metadata.js';
 import type { ByteRange, FileBytes, StorageService, StoreOptions, StoredFile } from './storage-service.js';
 import { TransactionStorage } from './transaction-storage.js';
@@ -21,13 +20,13 @@ const ORPHAN_AGE_MS = 60 * 60 * 1000;
 
 export class DatabaseStorage implements StorageService, FileBytes {
   private constructor(
-    private readonly database: PostgresStore,
+    private readonly chunkRows: FileChunks,
     private readonly files: FileMetadata,
   ) {}
 
   static async open(store: Store, files: FileMetadata): Promise<DatabaseStorage> {
-    if (!(store instanceof PostgresStore)) throw new Error('storage.kind: database needs a PostgreSQL backend.database');
-    const storage = new DatabaseStorage(store, files);
+    if (!store.fileChunks) throw new Error('storage.kind: database needs a PostgreSQL backend.database');
+    const storage = new DatabaseStorage(store.fileChunks, files);
     return storage;
   }
 
@@ -53,7 +52,7 @@ export class DatabaseStorage implements StorageService, FileBytes {
       while (pendingSize >= CHUNK || (all && pendingSize > 0)) {
         const joined = Buffer.concat(pending, pendingSize);
         const chunk = joined.subarray(0, Math.min(CHUNK, joined.length));
-        await this.database.putChunk(storageId, seq++, chunk);
+        await this.chunkRows.put(storageId, seq++, chunk);
         const rest = joined.subarray(chunk.length);
         pending = rest.length ? [rest] : [];
         pendingSize = rest.length;
@@ -75,7 +74,7 @@ export class DatabaseStorage implements StorageService, FileBytes {
       }
       return { storageId, sha256: digest.toString('hex'), size, contentType: options.contentType, fileName: options.fileName ?? null, creationTime: Date.now() };
     } catch (error) {
-      await this.database.deleteChunks(storageId).catch(() => {});
+      await this.chunkRows.delete(storageId).catch(() => {});
       throw asDiskFull(error);
     }
   }
@@ -113,7 +112,7 @@ export class DatabaseStorage implements StorageService, FileBytes {
   }
 
   removeBytes(storageId: string): Promise<void> {
-    return this.database.deleteChunks(storageId);
+    return this.chunkRows.delete(storageId);
   }
 
   inTransaction(tx: WriteTx): StorageService {
@@ -122,11 +121,11 @@ export class DatabaseStorage implements StorageService, FileBytes {
 
   /** Stops between two files once `signal` aborts (its storage was retired). */
   async sweepOrphans(signal?: AbortSignal): Promise<number> {
-    const orphans = await this.database.orphanChunkIds(ORPHAN_AGE_MS);
+    const orphans = await this.chunkRows.orphans(ORPHAN_AGE_MS);
     let removed = 0;
     for (const id of orphans) {
       if (signal?.aborted) break;
-      await this.database.deleteChunks(id);
+      await this.chunkRows.delete(id);
       removed += 1;
     }
     return removed;
@@ -138,7 +137,7 @@ export class DatabaseStorage implements StorageService, FileBytes {
     const first = Math.floor(start / CHUNK);
     const last = Math.floor(end / CHUNK);
     for (let seq = first; seq <= last; seq += CHUNKS_PER_READ) {
-      const batch = await this.database.getChunks(storageId, seq, Math.min(last, seq + CHUNKS_PER_READ - 1));
+      const batch = await this.chunkRows.get(storageId, seq, Math.min(last, seq + CHUNKS_PER_READ - 1));
       for (let i = 0; i < batch.length; i++) {
         const chunkStart = (seq + i) * CHUNK;
         const from = Math.max(0, start - chunkStart);

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import {
   DatabaseUnavailableError,
   TransactionTimeoutError,
+  type FileChunks,
   type IndexSpec,
   type ReadOptions,
   type ReadTx,
@@ -12,7 +13,7 @@ import {
 import { registerHealthSource } from '../health.js';
 import { isConnectionFailure } from './connection-errors.js';
 import { ConnectionPool, describe, lostConnection } from './connection-pool.js';
-import { pgTable } from './identifiers.js';
+import { PostgresFileChunks } from './file-chunks.js';
 import { PostgresCatalog } from './postgres-catalog.js';
 import { DDL_LOCK, PostgresTx, TABLE_NUMBERS } from './postgres-tx.js';
 import { renameCutIdentifiers, syncIndexes } from './schema-changes.js';
@@ -236,44 +237,11 @@ export class PostgresStore implements Store {
     await this.pool.end();
   }
 
-  // --- file bytes (storage.kind: database) ---------------------------------
-
-  /** Stores one chunk of a file (autocommitted: see DatabaseStorage). */
-  async putChunk(storageId: string, seq: number, bytes: Uint8Array): Promise<void> {
-    await this.pool.query('INSERT INTO _portico_file_chunks (storage_id, seq, bytes) VALUES ($1, $2, $3)', [storageId, seq, bytes]);
+  /** File bytes in the database, for storage.kind: database (see file-chunks.ts). */
+  get fileChunks(): FileChunks {
+    return (this.chunks ??= new PostgresFileChunks(this.pool, (table) => this.tableNumber(table)));
   }
-
-  /** Chunks `from`..`to` (inclusive) of a file, in order. */
-  async getChunks(storageId: string, from: number, to: number): Promise<Buffer[]> {
-    const { rows } = await this.pool.query<{ bytes: Buffer }>(
-      'SELECT bytes FROM _portico_file_chunks WHERE storage_id = $1 AND seq BETWEEN $2 AND $3 ORDER BY seq',
-      [storageId, from, to],
-    );
-    return rows.map((row) => row.bytes);
-  }
-
-  async deleteChunks(storageId: string): Promise<void> {
-    await this.pool.query('DELETE FROM _portico_file_chunks WHERE storage_id = $1', [storageId]);
-  }
-
-  /** Files whose chunks exist but whose metadata never committed (crashed uploads), older than `ageMs`. */
-  async orphanChunkIds(ageMs: number): Promise<string[]> {
-    // Before _storage has a document, it has no table either.
-    if ((await this.tableNumber('_storage')) === null) {
-      const { rows } = await this.pool.query<{ storage_id: string }>(
-        'SELECT DISTINCT storage_id FROM _portico_file_chunks WHERE written_at < now() - make_interval(secs => $1)',
-        [ageMs / 1000],
-      );
-      return rows.map((row) => row.storage_id);
-    }
-    const { rows } = await this.pool.query<{ storage_id: string }>(
-      `SELECT DISTINCT c.storage_id FROM _portico_file_chunks c
-        WHERE c.written_at < now() - make_interval(secs => $1)
-          AND NOT EXISTS (SELECT 1 FROM ${pgTable('_storage')} s WHERE s.id = c.storage_id)`,
-      [ageMs / 1000],
-    );
-    return rows.map((row) => row.storage_id);
-  }
+  private chunks: PostgresFileChunks | undefined;
 
   // --- DDL ----------------------------------------------------------------
 
