@@ -5,7 +5,7 @@ import { startGateway } from '../helpers/gateway.js';
 
 // `logLines` on the function API: Convex returns the functions' console
 // output to callers only while logs are not redacted, so not in production
-// (convex-compat.md, function API). api.logLines chooses explicitly. The
+// (docs/convex-compatibility.md, function API). api.logLines chooses explicitly. The
 // gateway's own log has the lines in every case.
 
 const files = {

@@ -10,7 +10,7 @@ import { exportJWK, exportSPKI, generateKeyPair, SignJWT, UnsecuredJWT, type Cry
 import { makeProject, removeProject, ROOT, routesYaml } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 
-// Caller identity as issue 4 and convex-compat.md §6 describe it, with
+// Caller identity as docs/function-api.md and docs/convex-compatibility.md describe it, with
 // tokens minted here (jose) and keys served by a JWKS endpoint of this test
 // (and from a JWKS file): the identity a valid token gives, every kind of bad
 // token refused before a function runs on the function API, Convex's

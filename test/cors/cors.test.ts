@@ -4,7 +4,7 @@ import { exportJWK, generateKeyPair } from 'jose';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 
-// CORS as DESIGN.md specifies it, over a real socket: the top-level policy
+// CORS as docs/http.md specifies it, over a real socket: the top-level policy
 // merged with each route's, `cors: false`, generated preflights (exact
 // methods, headers, max-age, credentials), origin lists and subdomain
 // patterns, Vary: Origin appended to the handler's own, CORS headers on the

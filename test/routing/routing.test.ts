@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 
-// Routing as DESIGN.md specifies it, over a real socket: exact paths,
+// Routing as docs/http.md specifies it, over a real socket: exact paths,
 // :param segments, prefixes, precedence exact > param > prefix, longest
 // prefix first, HEAD through GET, 404 and 405.
 

@@ -13,7 +13,7 @@ import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { rawRequest, freePort } from '../helpers/http.js';
 import { freshDatabase } from '../helpers/postgres.js';
 
-// File storage as issue 4 and convex-compat.md §5 describe it, over real
+// File storage as docs/function-api.md and docs/convex-compatibility.md describe it, over real
 // sockets: ctx.storage in every kind of function, uploads and downloads
 // through an HTTP action and through upload URLs (compared by sha256),
 // GET /api/storage/<id> with its headers, conditional and range requests,
@@ -349,7 +349,7 @@ describe('file storage on the filesystem', () => {
     assert.equal(metadataRows(dir).length, rowsBefore);
   });
 
-  describe('ctx.storage in each kind of function (convex-compat.md §5)', () => {
+  describe('ctx.storage in each kind of function (docs/convex-compatibility.md, storage)', () => {
     const readBytes = Buffer.from('the file every probe reads');
     let readId: string;
     before(async () => {
