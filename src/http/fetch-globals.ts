@@ -5,7 +5,7 @@ import { capturedConsole } from '../log/console-capture.js';
 // What the names `Response`, `Request`, `fetch` and `console` mean inside the
 // user's functions and handlers. The loader bundles their modules with
 // esbuild, which binds these four free names to this module's exports
-// (`inject`, see functions/loader.ts), so:
+// (`inject`, see functions/bundle.ts), so:
 //  - `new Response(...)` is the light Response, whose common bodies are
 //    written without stream plumbing (light-response.ts);
 //  - `fetch(request)` and `new Request(request)` understand the lazy Request

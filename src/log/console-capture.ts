@@ -33,7 +33,7 @@ const LEVELS = {
 
 /**
  * The `console` of the user's functions and handlers: their bundle binds the
- * name to this object (functions/loader.ts, http/fetch-globals.ts), so the
+ * name to this object (functions/bundle.ts, http/fetch-globals.ts), so the
  * process's own console, and that of an app embedding Portico, is left as
  * it was. Methods not captured below are the real console's.
  */
