@@ -55,6 +55,7 @@ export interface RawAuthProvider {
 export interface RawConfig {
   version: 1;
   functions?: string;
+  router?: string;
   server?: {
     host?: string;
     port?: number;

@@ -92,6 +92,7 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
   const config: Omit<PorticoConfig, 'hash'> = {
     file,
     functionsDir: path.resolve(dir, raw.functions ?? DEFAULTS.functions),
+    router: raw.router === undefined ? null : path.resolve(dir, raw.router),
     server: {
       host: server.host ?? DEFAULTS.host,
       port: server.port ?? portFromEnv(env) ?? DEFAULTS.port,

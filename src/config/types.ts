@@ -88,6 +88,8 @@ export interface PorticoConfig {
   hash: string;
   /** Absolute folder of function modules. */
   functionsDir: string;
+  /** Absolute path of the router module (`router:`), or null. */
+  router: string | null;
   server: {
     host: string;
     port: number;

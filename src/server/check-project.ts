@@ -6,6 +6,7 @@ import type { PorticoConfig } from '../config/types.js';
 import { loadModules, type LoadedModules } from '../functions/loader.js';
 import { parseFunctionName } from '../functions/names.js';
 import { isRegisteredFunction } from '../functions/registration.js';
+import { joinRouterRoutes } from './router-module.js';
 
 // A project is routes.yaml plus its function modules; neither is valid
 // alone. This loads both: the config checks call back here to see whether
@@ -56,8 +57,15 @@ export async function checkProject(configFile: string, options: CheckOptions = {
       diagnostics.push({ file: problem.file, line: problem.line, column: problem.column, severity: 'error', message: problem.message, rule: 'functions/load' });
     }
   }
+  let config = result.config;
+  // The router module's routes join the config's once its code has loaded.
+  if (config !== null && modules !== null && !diagnostics.some((d) => d.severity === 'error')) {
+    const joined = await joinRouterRoutes(config, modules);
+    ({ config, modules } = joined);
+    diagnostics.push(...joined.diagnostics);
+  }
   const failed = diagnostics.some((d) => d.severity === 'error');
-  return { config: failed ? null : result.config, modules: failed ? null : modules, diagnostics };
+  return { config: failed ? null : config, modules: failed ? null : modules, diagnostics };
 }
 
 type HandlerProblem = { rule: 'handler/missing-module' | 'handler/missing-export' | 'handler/not-http-action'; message: string };
