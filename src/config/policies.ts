@@ -121,3 +121,25 @@ export function requestSchemaAjv(coerce: boolean): Ajv {
   addFormats.default(ajv);
   return ajv;
 }
+
+/**
+ * One line for `portico routes`: what a route ends up with, e.g.
+ * `rate 100/1m by ip (redis) · request body,query · compress br,gzip ≥1024B`;
+ * `-` when it has none.
+ */
+export function describePolicies(route: { rateLimit: RateLimitPolicy | null; request?: RequestSchemas | null; compression: CompressionPolicy | null }): string {
+  const parts: string[] = [];
+  const limit = route.rateLimit;
+  if (limit) {
+    const key = limit.key.kind === 'header' || limit.key.kind === 'param' ? `${limit.key.kind}:${limit.key.name}` : limit.key.kind;
+    const store = limit.store === null ? '' : ` (redis, on error ${limit.onStoreError})`;
+    parts.push(`rate ${limit.requests}/${ms(limit.windowMs)} by ${key}${store}`);
+  }
+  const request = route.request;
+  if (request) {
+    const checked = (['body', 'query', 'params', 'headers'] as const).filter((part) => request[part] !== null);
+    if (checked.length > 0) parts.push(`request ${checked.join(',')}`);
+  }
+  if (route.compression) parts.push(`compress ${route.compression.encodings.join(',')} ≥${route.compression.threshold}B`);
+  return parts.length === 0 ? '-' : parts.join(' · ');
+}

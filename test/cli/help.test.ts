@@ -122,11 +122,11 @@ describe('portico routes --format', () => {
   test('text prints the aligned table; json prints one object per row', async () => {
     const text = await runCli(['routes', '--format', 'text'], { cwd: dir });
     assert.equal(text.code, 0);
-    assert.match(text.stdout, /^METHOD +PATH +HANDLER +CORS +AUTH\nGET +\/hello +app:hello/);
+    assert.match(text.stdout, /^METHOD +PATH +HANDLER +CORS +AUTH +POLICIES\nGET +\/hello +app:hello/);
     const json = await runCli(['routes', 'routes.yaml', '--format', 'json'], { cwd: dir });
     assert.equal(json.code, 0, json.stderr);
     const rows = JSON.parse(json.stdout) as { method: string; path: string; handler: string }[];
-    assert.deepEqual(rows[0], { method: 'GET', path: '/hello', handler: 'app:hello', cors: '-', auth: 'optional' });
+    assert.deepEqual(rows[0], { method: 'GET', path: '/hello', handler: 'app:hello', cors: '-', auth: 'optional', policies: '-' });
     assert.ok(rows.some((row) => row.path === '/_portico/health'));
     const bad = await runCli(['routes', '--format', 'yaml'], { cwd: dir });
     assert.equal(bad.code, 2);

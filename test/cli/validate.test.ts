@@ -353,11 +353,11 @@ cors:
     const { code, stdout, stderr } = await runCli(['routes'], { cwd: dir });
     assert.equal(code, 0, stderr);
     const rows = stdout.trimEnd().split('\n').map((line) => line.split(/\s{2,}/));
-    assert.deepEqual(rows[0], ['METHOD', 'PATH', 'HANDLER', 'CORS', 'AUTH']);
+    assert.deepEqual(rows[0], ['METHOD', 'PATH', 'HANDLER', 'CORS', 'AUTH', 'POLICIES']);
     const find = (method: string, path: string) => rows.find((row) => row[0] === method && row[1] === path);
-    assert.deepEqual(find('GET,POST', '/items'), ['GET,POST', '/items', 'app:hello', 'https://app.example.com', 'required']);
-    assert.deepEqual(find('PATCH', '/users/:id'), ['PATCH', '/users/:id', 'app:hello', 'https://app.example.com', 'optional']);
-    assert.deepEqual(find('GET', '/files/*'), ['GET', '/files/*', 'app:hello', '-', 'optional']);
+    assert.deepEqual(find('GET,POST', '/items'), ['GET,POST', '/items', 'app:hello', 'https://app.example.com', 'required', '-']);
+    assert.deepEqual(find('PATCH', '/users/:id'), ['PATCH', '/users/:id', 'app:hello', 'https://app.example.com', 'optional', '-']);
+    assert.deepEqual(find('GET', '/files/*'), ['GET', '/files/*', 'app:hello', '-', 'optional', '-']);
     // Preflights: generated for CORS paths with exactly their methods; not
     // for a path that declares OPTIONS itself, nor for a path without CORS.
     assert.deepEqual(find('OPTIONS', '/items'), ['OPTIONS', '/items', '(preflight: GET, POST)']);

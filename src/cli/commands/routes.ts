@@ -2,6 +2,7 @@ import path from 'node:path';
 import { formatText } from '../../config/diagnostics.js';
 import { loadConfig } from '../../config/load.js';
 import type { PorticoConfig } from '../../config/types.js';
+import { describePolicies } from '../../config/policies.js';
 import { configFileOf, CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
 import { configMissing } from '../config-missing.js';
 
@@ -43,6 +44,8 @@ interface Row {
   handler: string;
   cors: string;
   auth: string;
+  /** rateLimit, request schemas, compression (describePolicies). */
+  policies: string;
 }
 
 function tableRows(config: PorticoConfig): Row[] {
@@ -54,20 +57,20 @@ function tableRows(config: PorticoConfig): Row[] {
   const preflights = new Map<string, string[]>();
   for (const route of sorted) {
     const shown = route.kind === 'prefix' ? `${route.path}*` : route.path;
-    rows.push({ method: route.methods.join(','), path: shown, handler: route.handler, cors: corsOf(route.cors?.origins), auth: route.auth });
+    rows.push({ method: route.methods.join(','), path: shown, handler: route.handler, cors: corsOf(route.cors?.origins), auth: route.auth, policies: describePolicies(route) });
     if (route.cors && !route.methods.includes('OPTIONS')) preflights.set(shown, [...(preflights.get(shown) ?? []), ...route.methods]);
   }
   for (const [shown, methods] of preflights) {
     if (config.routes.some((route) => (route.kind === 'prefix' ? `${route.path}*` : route.path) === shown && route.methods.includes('OPTIONS'))) continue;
-    rows.push({ method: 'OPTIONS', path: shown, handler: `(preflight: ${methods.join(', ')})`, cors: '', auth: '' });
+    rows.push({ method: 'OPTIONS', path: shown, handler: `(preflight: ${methods.join(', ')})`, cors: '', auth: '', policies: '' });
   }
-  rows.push({ method: 'GET', path: '/_portico/health', handler: '(portico)', cors: '-', auth: '-' });
-  if (config.api) rows.push({ method: 'POST', path: `${config.api.prefix}/*`, handler: '(function API)', cors: 'any origin', auth: config.api.adminKey ? 'token or admin key' : 'token' });
+  rows.push({ method: 'GET', path: '/_portico/health', handler: '(portico)', cors: '-', auth: '-', policies: '-' });
+  if (config.api) rows.push({ method: 'POST', path: `${config.api.prefix}/*`, handler: '(function API)', cors: 'any origin', auth: config.api.adminKey ? 'token or admin key' : 'token', policies: describePolicies({ rateLimit: config.rateLimit, compression: null }) });
   return rows;
 }
 
 function table(rows: Row[]): string {
-  const cells = [['METHOD', 'PATH', 'HANDLER', 'CORS', 'AUTH'], ...rows.map((row) => [row.method, row.path, row.handler, row.cors, row.auth])];
+  const cells = [['METHOD', 'PATH', 'HANDLER', 'CORS', 'AUTH', 'POLICIES'], ...rows.map((row) => [row.method, row.path, row.handler, row.cors, row.auth, row.policies])];
   const widths = cells[0]!.map((_, column) => Math.max(...cells.map((row) => row[column]!.length)));
   return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd()).join('\n');
 }
