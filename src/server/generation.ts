@@ -9,6 +9,8 @@ import type { Caller, FunctionBackend } from '../backends/function-backend.js';
 import { identityFromHeader } from '../auth/request-identity.js';
 import { FunctionApi, type SubMount } from '../api/function-api.js';
 import { compileGateway } from '../gateway/compile.js';
+import { RateLimit } from '../policies/rate-limit.js';
+import { forwardingFor } from '../http/forwarding.js';
 import type { Gateway, Mount } from '../gateway/gateway.js';
 import { OPS_PREFIX, OpsMount } from '../gateway/ops-mount.js';
 import { StorageContextImpl, type StorageMode, type StorageUrls } from '../storage/storage-context.js';
@@ -87,7 +89,11 @@ export async function buildGeneration(
   ];
   if (config.api) {
     const storageHttp: SubMount = storageMount(storage, config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));
-    mounts.push({ prefix: `${config.api.prefix}/`, mount: new FunctionApi(config.api.prefix, backend, authenticator, config.api.adminKey, [storageHttp], config.api.logLines ?? undefined) });
+    const functionApi = new FunctionApi(config.api.prefix, backend, authenticator, config.api.adminKey, [storageHttp], config.api.logLines ?? undefined);
+    // The top-level rateLimit covers the function API too, as one budget per key.
+    const forwarding = forwardingFor(config.server.trustProxy);
+    if (config.rateLimit) functionApi.rateLimit = new RateLimit(config.rateLimit, config.api.prefix, { client: (req) => forwarding.client(req), identity: (req) => identityFromHeader(authenticator, req.headers.authorization).get().then((user) => user?.tokenIdentifier ?? null) }, logger);
+    mounts.push({ prefix: `${config.api.prefix}/`, mount: functionApi });
   }
 
   const gateway = compileGateway(
