@@ -1,6 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as esbuild from 'esbuild';
+import { convexImports } from './convex-imports.js';
 
 // Bundling the user's function modules with esbuild:
 //  - .ts works without a separate build step, and stack traces point at the
@@ -109,6 +110,7 @@ async function bundle(files: string[], functionsDir: string, buildDir: string | 
       banner: { js: "import { createRequire as __porticoRequire } from 'node:module'; const require = __porticoRequire(import.meta.url);" },
       inject: [INJECT],
       plugins: [
+        convexImports,
         {
           name: 'portico-self',
           setup(build) {

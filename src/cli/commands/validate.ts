@@ -3,6 +3,7 @@ import { formatGithub, formatJson, formatText, type Diagnostic, type FileSummary
 import { checkProject } from '../../server/check-project.js';
 import { EXIT, parse, UsageError, type Command } from '../command.js';
 import { configMissing } from '../config-missing.js';
+import { CONVEX_OPTION, convexConfigFile } from '../convex-project.js';
 
 // portico validate [FILE]... [-c FILE]... [--format text|json|github] [--env-optional]
 // Checks configs (and the modules they name) without starting anything.
@@ -17,6 +18,7 @@ export const validate: Command = {
   positionals: 'FILE...: the configs to check (default: routes.yaml); -c FILE may be repeated too.',
   options: [
     { name: 'config', short: 'c', type: 'string', multiple: true, value: 'FILE', default: 'routes.yaml', description: 'a config file to check (repeatable)' },
+    CONVEX_OPTION,
     { name: 'format', type: 'string', value: 'FORMAT', default: 'text', description: 'text (FILE:LINE:COL lines), json (a machine-readable report) or github (Actions annotations)' },
     {
       name: 'env-optional',
@@ -31,6 +33,7 @@ export const validate: Command = {
     const format = (values.format ?? 'text') as (typeof FORMATS)[number];
     if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${values.format}"`);
     const files = [...((values.config as string[] | undefined) ?? []), ...positionals];
+    if (typeof values.convex === 'string') files.push(convexConfigFile(path.resolve(io.cwd, values.convex)));
     if (files.length === 0) {
       files.push('routes.yaml');
       const missing = await configMissing(path.resolve(io.cwd, 'routes.yaml'), io);
