@@ -1,10 +1,11 @@
-import path from 'node:path';
 import { formatText } from '../../config/diagnostics.js';
 import { loadConfig } from '../../config/load.js';
 import type { PorticoConfig } from '../../config/types.js';
 import { describePolicies } from '../../config/policies.js';
 import { configFileOf, CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
 import { configMissing } from '../config-missing.js';
+import { checkProject } from '../../server/check-project.js';
+import { CONVEX_OPTION, configFileWith } from '../convex-project.js';
 
 // portico routes [FILE] [-c FILE] [--format text|json]
 // Prints the compiled route table: method, path, handler, CORS, auth, in the
@@ -15,19 +16,21 @@ export const routes: Command = {
   name: 'routes',
   summary: 'print the compiled route table: method, path, handler, CORS, auth',
   usage: 'portico routes [FILE] [options]',
-  options: [CONFIG_OPTION, { name: 'format', type: 'string', value: 'FORMAT', default: 'text', description: 'text (an aligned table) or json (one object per row)' }],
+  options: [CONFIG_OPTION, CONVEX_OPTION, { name: 'format', type: 'string', value: 'FORMAT', default: 'text', description: 'text (an aligned table) or json (one object per row)' }],
   exitCodes: ['1  the config has errors (printed as FILE:LINE:COL lines)'],
   async run(argv, io) {
     const { values, positionals } = parse(argv, routes.options, true);
     const format = (values.format as string | undefined) ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`);
-    const file = path.resolve(io.cwd, configFileOf(values, positionals));
+    const file = configFileWith(values.convex, configFileOf(values, positionals), values.config !== undefined || positionals.length > 0, io.cwd);
     const missing = await configMissing(file, io);
     if (missing) {
       io.err(missing);
       return EXIT.failed;
     }
-    const { config, diagnostics } = await loadConfig(file, { env: io.env });
+    let { config, diagnostics } = await loadConfig(file, { env: io.env });
+    // Routes in code are known once the modules load.
+    if (config?.router) ({ config, diagnostics } = await checkProject(file, { env: io.env }));
     if (!config) {
       io.err(`${formatText(diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
       return EXIT.failed;
