@@ -59,6 +59,8 @@ export const RULES = {
   'handler/missing-export': { severity: 'error', description: 'The handler module has no such export.' },
   'handler/not-http-action': { severity: 'error', description: 'The handler export is not an httpAction.' },
   'handler/inspect-failed': { severity: 'error', description: 'The handler module could not be inspected (it threw while loading).' },
+  'router/invalid': { severity: 'error', description: 'The router file does not exist, lies outside the functions folder, or does not default-export an httpRouter().' },
+  'router/unsupported-path': { severity: 'error', description: "A router route's path holds ':' or '*', which the route table would read as a parameter or a wildcard." },
   'functions/load': { severity: 'error', description: 'A function module does not build (TypeScript or JavaScript error) or throws while loading; reported at its own line.' },
 
   'config/functions-dir': { severity: 'error', description: 'The functions folder does not exist.' },
