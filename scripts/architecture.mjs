@@ -21,7 +21,7 @@ export const LEVELS = [
   ['server'],
   ['gateway', 'api', 'dashboard'],
   ['routing', 'cors', 'backends', 'proxy', 'openapi', 'policies'],
-  ['functions', 'storage', 'auth'],
+  ['functions', 'storage', 'auth', 'scheduler'],
   ['database'],
   ['config', 'http', 'values', 'log', 'metrics'],
 ];

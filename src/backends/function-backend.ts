@@ -1,6 +1,7 @@
 import type { JSONValue } from '../values/value.js';
 import type { IdentitySource } from '../auth/identity-source.js';
 import type { StorageService } from '../storage/storage-service.js';
+import type { Scheduler } from '../functions/scheduler-types.js';
 
 export { ANONYMOUS, type IdentitySource } from '../auth/identity-source.js';
 
@@ -42,6 +43,8 @@ export interface FunctionBackend {
   call(request: CallRequest): Promise<CallResult>;
   /** File storage on the same backend. */
   readonly storage: StorageService;
+  /** ctx.scheduler for HTTP actions (as an action's); absent where jobs cannot be scheduled. */
+  readonly scheduler?: Scheduler;
   /** Stops accepting calls and releases connections. */
   close(): Promise<void>;
 }

@@ -69,6 +69,13 @@ export interface WriteTx extends ReadTx {
   /** Runs `fn` so that if it throws, its writes are undone and the rest of the transaction goes on. */
   savepoint<T>(fn: () => Promise<T>): Promise<T>;
   /**
+   * Reads a document and locks it until this transaction ends, or answers
+   * 'locked' at once when another transaction holds it (PostgreSQL's FOR
+   * UPDATE SKIP LOCKED: job claims across instances). Absent where writes
+   * are serialized anyway (SQLite): tx.get is the same there.
+   */
+  getForUpdate?(table: string, id: string): Promise<StoredDocument | null | 'locked'>;
+  /**
    * Runs `hook` once this transaction has committed, for effects outside the
    * database that must follow the commit (removing a deleted file's bytes).
    * Dropped if the transaction, or the savepoint it was registered in, rolls back.

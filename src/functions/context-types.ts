@@ -1,5 +1,6 @@
 import type { DatabaseReader, DatabaseWriter, GenericId } from '../database/api-types.js';
 import type { Value } from '../values/value.js';
+import type { Scheduler } from './scheduler-types.js';
 
 // What each kind of function receives as `ctx`, as in Convex: queries read,
 // mutations read and write in one transaction, actions and HTTP actions reach
@@ -61,6 +62,7 @@ export interface MutationCtx {
   storage: StorageWriter;
   runQuery: Run;
   runMutation: Run;
+  scheduler: Scheduler;
 }
 
 export interface ActionCtx {
@@ -69,6 +71,7 @@ export interface ActionCtx {
   runQuery: Run;
   runMutation: Run;
   runAction: Run;
+  scheduler: Scheduler;
 }
 
 export interface HttpActionCtx extends ActionCtx {

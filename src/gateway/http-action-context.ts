@@ -2,6 +2,7 @@ import { callFunction } from '../backends/call-function.js';
 import type { Caller, FunctionBackend, IdentitySource } from '../backends/function-backend.js';
 import type { Auth, HttpActionCtx, StorageActionWriter } from '../functions/context-types.js';
 import type { StorageContext } from '../storage/storage-context.js';
+import type { Scheduler } from '../functions/scheduler-types.js';
 
 // The `ctx` of an HTTP action. Handlers often destructure it
 // (`async ({ runMutation }, request) => ...`), so its members are functions
@@ -39,6 +40,12 @@ export class HttpActionContext implements HttpActionCtx {
   get auth(): Auth {
     const identity: IdentitySource = this.caller.identity;
     return { getUserIdentity: () => identity.get() };
+  }
+
+  get scheduler(): Scheduler {
+    const scheduler = this.services.backend.scheduler;
+    if (!scheduler) throw new Error(`ctx.scheduler is not available on the ${this.services.backend.description} backend`);
+    return scheduler;
   }
 
   get storage(): StorageActionWriter {

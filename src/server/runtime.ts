@@ -16,6 +16,8 @@ import { describeBackend, isEnvironmentError, listenFailure, StartupError } from
 import { activeMetrics, processMetrics } from '../metrics/metrics.js';
 import { listenForMetrics } from '../gateway/metrics-endpoint.js';
 import type { Server } from 'node:http';
+import { JobRunner, runnerOptionsFrom, type JobExecutor } from '../scheduler/runner.js';
+import { onJobScheduled } from '../scheduler/wake.js';
 
 // A running gateway: start, reload, stop. A reload checks and builds the
 // whole next generation off the request path, then swaps one reference; if
@@ -50,6 +52,9 @@ export class Runtime {
   private listeningUrl: string | null = null;
   /** metrics.listen's own listener, if the config asks for one. */
   private metricsServer: Server | null = null;
+  /** Runs scheduled functions with the serving generation's backend (a local one). */
+  private readonly jobs: JobRunner;
+  private readonly stopWakes: () => void;
 
   private constructor(
     readonly configFile: string,
@@ -60,7 +65,11 @@ export class Runtime {
     private readonly baseUrl: BaseUrl,
     private readonly env: Record<string, string | undefined>,
     private readonly listenOptions: { port: number; host: string },
-  ) {}
+  ) {
+    this.jobs = new JobRunner(() => jobExecutor(this.generation.backend), logger, runnerOptionsFrom(env));
+    this.stopWakes = onJobScheduled((time) => this.jobs.wake(time));
+    this.jobs.start();
+  }
 
   /** Checks the project and builds the gateway, then listens on its port. */
   static async start(options: StartOptions): Promise<Runtime> {
@@ -196,12 +205,19 @@ export class Runtime {
   async stop(timeoutMs = this.generation.config.server.shutdownTimeoutMs): Promise<boolean> {
     this.logger.info({ inFlight: this.host.inFlight.count }, 'stopping: draining requests in flight');
     const drained = await this.host.stop(timeoutMs);
+    this.stopWakes();
+    await this.jobs.stop(timeoutMs);
     this.metricsServer?.close();
     await this.resources.close();
     this.logger.info({ drained }, 'stopped');
     flushLogger(this.logger);
     return drained;
   }
+}
+
+/** The backend as a runner of scheduled functions, when it runs them here (local). */
+function jobExecutor(backend: unknown): JobExecutor | null {
+  return typeof (backend as Partial<JobExecutor>).runScheduled === 'function' ? (backend as JobExecutor) : null;
 }
 
 /** Settings bound at start (the socket, the logger) that a reload cannot change. */

@@ -6,6 +6,8 @@ import { DocumentApi } from '../../database/document-api.js';
 import type { ReadTx, Store, WriteTx } from '../../database/store.js';
 import type { StorageContext } from '../../storage/storage-context.js';
 import type { CallKind, Caller } from '../function-backend.js';
+import type { Scheduler } from '../../functions/scheduler-types.js';
+import { actionScheduler, mutationScheduler, type SchedulerHost } from '../../scheduler/schedule.js';
 
 // The `ctx` of queries, mutations and actions run by the local backend.
 // Each member is built on first use (most functions touch one or two) and
@@ -15,7 +17,7 @@ type Kind = RegisteredFunction['kind'];
 type Run = (reference: unknown, args?: Record<string, unknown>) => Promise<Value>;
 
 /** What the contexts need from the backend that creates them. */
-export interface ContextHost {
+export interface ContextHost extends SchedulerHost {
   readonly store: Store;
   readonly schema: CompiledSchema;
   storageFor(caller: Caller, mode: 'reader' | 'writer' | 'action', tx?: WriteTx): StorageContext;
@@ -103,6 +105,10 @@ export class MutationContext {
       this.host.inline('query', reference, args, inner(this.caller), async (fn, a, settle) => settle(await fn.handler(new QueryContext(this.host, this.tx, this.caller), a)));
   }
 
+  get scheduler(): Scheduler {
+    return mutationScheduler(this.host, this.tx);
+  }
+
   get runMutation(): Run {
     return (reference, args) => {
       const run = this.nested.then(() =>
@@ -130,6 +136,10 @@ export class ActionContext {
 
   get storage(): StorageContext {
     return (this.files ??= this.host.storageFor(this.caller, 'action'));
+  }
+
+  get scheduler(): Scheduler {
+    return actionScheduler(this.host);
   }
 
   get runQuery(): Run {

@@ -14,7 +14,11 @@ import { enableAttribution, runInLogScope } from '../../log/console-capture.js';
 import type { StorageService } from '../../storage/storage-service.js';
 import type { StorageContext } from '../../storage/storage-context.js';
 import { callFunction } from '../call-function.js';
-import type { CallKind, CallRequest, CallResult, Caller, FunctionBackend } from '../function-backend.js';
+import { ANONYMOUS, type CallKind, type CallRequest, type CallResult, type Caller, type FunctionBackend } from '../function-backend.js';
+import type { Scheduler } from '../../functions/scheduler-types.js';
+import { actionScheduler } from '../../scheduler/schedule.js';
+import { jobScheduled } from '../../scheduler/wake.js';
+import type { JobExecutor } from '../../scheduler/runner.js';
 import { describeFailure, FunctionCallError } from './call-errors.js';
 import { ActionContext, MutationContext, QueryContext, type ContextHost } from './function-contexts.js';
 
@@ -44,7 +48,7 @@ export interface LocalBackendOptions {
 type Kind = RegisteredFunction['kind'];
 const KIND_NAMES: Record<Kind, string> = { query: 'Query', mutation: 'Mutation', action: 'Action' };
 
-export class LocalBackend implements FunctionBackend, ContextHost {
+export class LocalBackend implements FunctionBackend, ContextHost, JobExecutor {
   readonly description: string;
   private readonly argCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
   private readonly returnCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
@@ -84,6 +88,43 @@ export class LocalBackend implements FunctionBackend, ContextHost {
 
   async close(): Promise<void> {
     // The store is shared by generations and closed with them (SharedResources).
+  }
+
+  get functions(): ReadonlyMap<string, RegisteredFunction> {
+    return this.modules.functions;
+  }
+
+  /** ctx.scheduler of HTTP actions: each call commits at once, as an action's. */
+  get scheduler(): Scheduler {
+    return actionScheduler(this);
+  }
+
+  wake(time: number): void {
+    jobScheduled(time);
+  }
+
+  kindOf(name: string): Kind | null {
+    try {
+      return this.modules.functions.get(parseFunctionName(name).canonical)?.kind ?? null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Runs a job of `_scheduled_functions`: a mutation inside the transaction
+   * that settles its job, an action on its own. Scheduled functions run with
+   * no identity (auth is not passed on, as in Convex) and may be internal.
+   */
+  async runScheduled(job: { id: string; name: string; args: JSONValue }, tx?: WriteTx): Promise<void> {
+    const caller: Caller = { identity: ANONYMOUS, internal: true, requestId: job.id, collectLogs: false };
+    const fn = this.resolve('function', job.name, caller);
+    const args = this.checkArgs(fn, job.args, job.name);
+    await runInLogScope({ requestId: job.id, source: job.name, lines: null }, async () => {
+      if (fn.kind === 'mutation' && tx) this.encodeResult(fn, job.name, await fn.handler(new MutationContext(this, tx, caller), args));
+      else if (fn.kind === 'action' && !tx) this.encodeResult(fn, job.name, await fn.handler(new ActionContext(this, caller), args));
+      else throw new FunctionCallError(`Unsupported function type: ${job.name} is a ${fn.kind}`);
+    });
   }
 
   private resolve(kind: Kind | 'function', name: string, caller: Caller): RegisteredFunction {

@@ -98,6 +98,17 @@ export class PostgresTx implements WriteTx {
     return row ? { id: row.id, creationTime: row.creation_time, json: row.doc } : null;
   }
 
+  async getForUpdate(table: string, id: string): Promise<StoredDocument | null | 'locked'> {
+    this.check();
+    if ((await this.numberOf(table)) === null) return null;
+    const { rows } = await this.run<Row>(prepared(`SELECT id, creation_time, doc FROM ${pgTable(table)} WHERE id = $1 FOR UPDATE SKIP LOCKED`, [id]));
+    const row = rows[0];
+    if (row) return { id: row.id, creationTime: row.creation_time, json: row.doc };
+    // Skipped: held by another transaction, or not there at all.
+    const { rows: present } = await this.run<{ one: number }>(prepared(`SELECT 1 AS one FROM ${pgTable(table)} WHERE id = $1`, [id]));
+    return present.length > 0 ? 'locked' : null;
+  }
+
   async scan(request: ScanRequest): Promise<ScannedDocument[]> {
     this.check();
     if ((await this.numberOf(request.table)) === null) return [];
