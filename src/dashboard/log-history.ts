@@ -8,7 +8,7 @@ import { answerGather } from '../metrics/cluster-gather.js';
 // the oldest line goes when a new one comes past the limit. Reload events
 // are also kept apart, so the Health view has them after the ring moved on.
 
-export const HISTORY_LINES = 10_000;
+const HISTORY_LINES = 10_000;
 const RELOAD_EVENTS = 100;
 
 /** What one process answers: its lines after the cursor, and where it now stands. */
@@ -66,8 +66,4 @@ export function keepLogHistory(): void {
   setLogTap((line) => kept.add(line));
   answerGather('dashboard:logs', (cursor) => kept.since(Number((cursor as Record<string, number> | null)?.[process.pid] ?? 0)));
   answerGather('dashboard:reloads', () => kept.reloads.map((line) => line.trimEnd()));
-}
-
-export function logHistory(): LogHistory | null {
-  return history;
 }

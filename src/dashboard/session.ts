@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 // key ends every session. HttpOnly (no script reads it), SameSite=Strict
 // (no other site's page sends it), Secure over https.
 
-export const COOKIE = 'portico_dashboard';
+const COOKIE = 'portico_dashboard';
 const SESSION_SECONDS = 12 * 60 * 60;
 export const DASHBOARD_PATH = '/_portico/dashboard';
 

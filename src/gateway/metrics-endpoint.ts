@@ -16,7 +16,7 @@ import { writeGatewayError } from './gateway-responses.js';
 // port does not serve them; the separate listener does (metrics-listener.ts).
 
 /** The whole text, every worker's numbers summed under `--workers`. */
-export async function metricsText(): Promise<string> {
+async function metricsText(): Promise<string> {
   const metrics = processMetrics();
   if (!cluster.isWorker) return metrics.registry.metrics();
   const parts = await gather<MetricsJson>('metrics');
@@ -24,7 +24,7 @@ export async function metricsText(): Promise<string> {
 }
 
 /** Throws the answer a caller without access gets, or returns when it may scrape. */
-export function checkMetricsAccess(req: IncomingMessage, config: PorticoConfig): void {
+function checkMetricsAccess(req: IncomingMessage, config: PorticoConfig): void {
   const settings = config.metrics;
   if (settings === null || settings.listen !== null) throw new GatewayError('NotFound', 'No such endpoint: /_portico/metrics');
   if (settings.access === 'open') return;
@@ -36,7 +36,7 @@ export function checkMetricsAccess(req: IncomingMessage, config: PorticoConfig):
 }
 
 /** `Bearer <key>` or `Convex <key>`, compared in constant time. */
-export function presentsKey(header: string | undefined, adminKey: string): boolean {
+function presentsKey(header: string | undefined, adminKey: string): boolean {
   const match = /^(?:Bearer|Convex) (.+)$/i.exec(header ?? '');
   if (!match) return false;
   const given = Buffer.from(match[1]!);
@@ -44,7 +44,7 @@ export function presentsKey(header: string | undefined, adminKey: string): boole
   return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
-export async function writeMetrics(res: ServerResponse, headers: string[], head: boolean): Promise<number> {
+async function writeMetrics(res: ServerResponse, headers: string[], head: boolean): Promise<number> {
   const text = await metricsText();
   writeHeadSafely(res, 200, [...headers, 'content-type', CONTENT_TYPE, 'content-length', String(Buffer.byteLength(text))]);
   res.end(head ? undefined : text);
