@@ -14,8 +14,11 @@ export async function configMissing(configFile: string, io: Io): Promise<string 
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') return null;
   }
   const shown = path.relative(io.cwd, configFile) || configFile;
+  // A Convex project has its functions and router in convex/ and no routes.yaml.
+  const convex = await stat(path.join(path.dirname(configFile), 'convex')).then((found) => found.isDirectory(), () => false);
   return (
     `portico: no ${shown} here (${path.dirname(configFile)}).\n` +
+    (convex ? `  A Convex project:    portico <command> --convex ./convex   (its functions and http.ts router, no routes.yaml)\n` : '') +
     `  Start a project:     npx portico init         (writes routes.yaml, functions/ and package.json)\n` +
     `  Or name the config:  portico <command> path/to/routes.yaml\n`
   );

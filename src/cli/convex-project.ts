@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UsageError, type Option } from './command.js';
 
@@ -28,7 +28,7 @@ export function convexConfigFile(dir: string): string {
   const from = (target: string) => path.relative(configDir, target).split(path.sep).join('/');
   const router = ROUTER_FILES.map((name) => path.join(folder, name)).find((file) => existsSync(file));
   const text = [
-    `# Written by \`portico --convex ${dir}\` each time it starts; edits here are lost.`,
+    `# Written by \`portico --convex ${path.relative(root, folder)}\` each time it starts; edits here are lost.`,
     '# To configure the gateway (cors, auth, limits...), copy this file beside package.json',
     '# as routes.yaml, fix its paths, and serve that instead.',
     'version: 1',
@@ -39,10 +39,23 @@ export function convexConfigFile(dir: string): string {
     'routes: []',
     '',
   ].join('\n');
-  mkdirSync(configDir, { recursive: true });
   const file = path.join(configDir, 'routes.yaml');
-  writeFileSync(file, text);
+  // Written only when it changes: --workers start one process each, and a
+  // worker must never read the file while another rewrites it.
+  if (readOr(file) !== text) {
+    mkdirSync(configDir, { recursive: true });
+    writeFileSync(`${file}.${process.pid}`, text);
+    renameSync(`${file}.${process.pid}`, file);
+  }
   return file;
+}
+
+function readOr(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
 }
 
 /** The config file a command reads: the one --convex writes, else -c / the first argument. */

@@ -205,6 +205,10 @@ describe("the HTTP endpoints page's examples, served from a convex/ folder witho
     const validate = await runCli(['validate', '--convex', './convex'], { cwd: dir });
     assert.equal(validate.code, 0, validate.stdout + validate.stderr);
     assert.match(validate.stdout, /OK \(4 routes\)/);
+    // Without --convex, the missing routes.yaml message points at it.
+    const plain = await runCli(['validate'], { cwd: dir });
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, /portico <command> --convex \.\/convex/);
   });
 
   test('a change to http.js is picked up by a reload', async () => {

@@ -158,6 +158,25 @@ describe('portico validate on a router module', () => {
     assert.match(stdout, /functions\/http\.ts:\d+:\d+: error: Uncaught Error: 'HEAD' is not an allowed HTTP method \(like GET, POST, PUT etc\.\)/);
   });
 
+  test('a router path with a colon is refused: the table would read it as a parameter', async () => {
+    const { code, stdout } = await validate({
+      'routes.yaml': yaml(),
+      'functions/messages.ts': messages,
+      'functions/http.ts': router("http.route({ path: '/users/:id', method: 'GET', handler: listed });"),
+    });
+    assert.equal(code, 1);
+    assert.match(stdout, /functions\/http\.ts:\d+:\d+: error: GET \/users\/:id: a router path with ':' or '\*' is not supported .*\[router\/unsupported-path\]/);
+  });
+
+  test('router: naming a file outside the functions folder, or no file', async () => {
+    const outside = await validate({ 'routes.yaml': yaml().replace('router: ./functions/http.ts', 'router: ./http.ts'), 'functions/messages.ts': messages, 'http.ts': router() });
+    assert.equal(outside.code, 1);
+    assert.match(outside.stdout, /routes\.yaml:\d+:1: error: router: http\.ts is outside the functions folder \(functions\) \[router\/invalid\]/);
+    const missing = await validate({ 'routes.yaml': yaml().replace('router: ./functions/http.ts', 'router: ./functions/routes.ts'), 'functions/messages.ts': messages });
+    assert.equal(missing.code, 1);
+    assert.match(missing.stdout, /error: router: functions\/routes\.ts does not exist \[router\/invalid\]/);
+  });
+
   test('a router route under the function API prefix is reserved', async () => {
     const { code, stdout } = await validate({
       'routes.yaml': yaml(),
