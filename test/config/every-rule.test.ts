@@ -80,6 +80,11 @@ const FIXTURES: Record<string, Fixture> = {
   // guard for an inspector that throws anyway, so its fixture brings one.
   'handler/inspect-failed': { yaml: base(), throwingInspector: true },
   'functions/load': { yaml: base(), files: { 'functions/m.ts': 'export const a = ;\n' } },
+  'router/invalid': { yaml: base('router: ./functions/m.ts') },
+  'router/unsupported-path': {
+    yaml: base('router: ./functions/http.ts'),
+    files: { 'functions/http.ts': "import { httpRouter } from 'portico';\nimport { a } from './m';\nconst http = httpRouter();\nhttp.route({ path: '/x/:id', method: 'GET', handler: a });\nexport default http;\n" },
+  },
 
   'config/functions-dir': { yaml: base().replace('./functions', './nowhere') },
   'config/remote-backend': { yaml: base('backend: { kind: remote }') },
