@@ -60,6 +60,13 @@ export const scheduleSlow = mutation({
   handler: (ctx, { key, ms }) => ctx.scheduler.runAfter(0, internal.jobs.slowAction, { key, ms }),
 });
 
+export const scheduleActions = mutation({
+  args: { key: v.string(), count: v.number(), delayMs: v.number() },
+  handler: async (ctx, { key, count, delayMs }) => {
+    for (let i = 0; i < count; i++) await ctx.scheduler.runAfter(delayMs, internal.jobs.slowAction, { key: key + ':' + i, ms: 0 });
+  },
+});
+
 export const scheduleRaw = mutation({
   args: { delayMs: v.any(), fn: v.string(), args: v.any() },
   handler: (ctx, { delayMs, fn, args }) => ctx.scheduler.runAfter(delayMs, fn, args),
