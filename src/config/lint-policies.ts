@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ms from 'ms';
 import { isRecord, type Unknown } from './raw.js';
-import { requestSchemaAjv } from './policies.js';
+import { parseMiddlewareUse, requestSchemaAjv } from './policies.js';
 import type { Reporter } from './source.js';
 
 const REQUEST_PARTS = ['body', 'query', 'params', 'headers'] as const;
@@ -14,6 +14,7 @@ const REQUEST_PARTS = ['body', 'query', 'params', 'headers'] as const;
 export function lintPolicies(data: Unknown, dir: string, report: Reporter): void {
   const top = isRecord(data.rateLimit) ? data.rateLimit : null;
   if (top) lintRateLimit(top, ['rateLimit'], null, report);
+  lintMiddleware(data.middleware, ['middleware'], dir, report);
   if (!Array.isArray(data.routes)) return;
   data.routes.forEach((route: unknown, index: number) => {
     if (!isRecord(route)) return;
@@ -27,6 +28,7 @@ export function lintPolicies(data: Unknown, dir: string, report: Reporter): void
     } else if (top && typeof top.key === 'string' && top.key.startsWith('param:') && route.rateLimit !== false) {
       lintKey(top.key, at(), typeof route.path === 'string' ? route.path : null, report, 'the top-level rateLimit');
     }
+    lintMiddleware(route.middleware, at('middleware'), dir, report);
     if (!isRecord(route.request)) return;
     if (route.proxy !== undefined) {
       report.atKey('policies/request-schema', at('request'), 'request schemas apply to routes with a handler; a proxy route forwards the request as it is');
@@ -81,5 +83,28 @@ function lintSchema(schema: Unknown, at: (string | number)[], part: string, dir:
     ajv.compile(loaded as object);
   } catch (error) {
     report.at('policies/request-schema', typeof ref === 'string' ? [...at, '$ref'] : at, `request.${part} is not a valid JSON Schema: ${(error as Error).message}`);
+  }
+}
+
+/** Each middleware names a file that exists, or a package installed where the project resolves packages. */
+function lintMiddleware(list: unknown, at: (string | number)[], dir: string, report: Reporter): void {
+  if (!Array.isArray(list)) return;
+  list.forEach((entry: unknown, index: number) => {
+    const use = typeof entry === 'string' ? entry : isRecord(entry) && typeof entry.use === 'string' ? entry.use : null;
+    if (use === null) return;
+    const where = typeof entry === 'string' ? [...at, index] : [...at, index, 'use'];
+    const { file } = parseMiddlewareUse(use, dir);
+    if (file !== null) {
+      if (!existsSync(file)) report.at('config/missing-file', where, `middleware file ${path.relative(dir, file) || file} does not exist`);
+    } else if (!packageInstalled(use, dir)) {
+      report.at('policies/middleware', where, `middleware package ${use} is not installed`, `npm install ${use}`);
+    }
+  });
+}
+
+function packageInstalled(name: string, dir: string): boolean {
+  for (let at = dir; ; at = path.dirname(at)) {
+    if (existsSync(path.join(at, 'node_modules', name, 'package.json'))) return true;
+    if (path.dirname(at) === at) return false;
   }
 }

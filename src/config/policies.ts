@@ -143,3 +143,39 @@ export function describePolicies(route: { rateLimit: RateLimitPolicy | null; req
   if (route.compression) parts.push(`compress ${route.compression.encodings.join(',')} ≥${route.compression.threshold}B`);
   return parts.length === 0 ? '-' : parts.join(' · ');
 }
+
+/** One entry of `middleware:`, resolved. */
+export interface MiddlewareSpec {
+  /** As written: a package name, or ./file.ts[:export]. */
+  use: string;
+  /** Absolute file for a local module; null for a package. */
+  file: string | null;
+  /** The export to use: `default` unless ./file.ts:name says otherwise. */
+  exportName: string;
+  /** Passed to the export when it is a factory. */
+  options: unknown;
+}
+
+/** A local module (./ or ../) rather than a package, with its optional `:export`. */
+export function parseMiddlewareUse(use: string, dir: string): { file: string | null; exportName: string } {
+  if (!use.startsWith('./') && !use.startsWith('../') && !path.isAbsolute(use)) return { file: null, exportName: 'default' };
+  const colon = use.lastIndexOf(':');
+  const named = colon > 1 && /^[A-Za-z_$][\w$]*$/.test(use.slice(colon + 1));
+  return { file: path.resolve(dir, named ? use.slice(0, colon) : use), exportName: named ? use.slice(colon + 1) : 'default' };
+}
+
+/**
+ * The route's middleware: the top-level list, then the route's own after it;
+ * `false` on the route turns the top-level list off. null when there is none.
+ */
+export function effectiveMiddleware(top: unknown, own: unknown, dir: string): MiddlewareSpec[] | null {
+  const entries = (list: unknown): MiddlewareSpec[] =>
+    Array.isArray(list)
+      ? list.map((entry) => {
+          const use = typeof entry === 'string' ? entry : String((entry as Unknown).use);
+          return { use, ...parseMiddlewareUse(use, dir), options: typeof entry === 'string' ? undefined : (entry as Unknown).options };
+        })
+      : [];
+  const all = own === false ? [] : [...entries(top), ...entries(own)];
+  return all.length === 0 ? null : all;
+}

@@ -30,6 +30,7 @@ export interface RawRoute {
   rateLimit?: false | Unknown;
   request?: Unknown;
   compression?: boolean | Unknown;
+  middleware?: false | unknown[];
 }
 
 export interface RawProxy {
@@ -79,6 +80,7 @@ export interface RawConfig {
   logging?: { level?: string; format?: 'auto' | 'json' | 'pretty' };
   rateLimit?: false | Unknown;
   compression?: boolean | Unknown;
+  middleware?: unknown[];
   routes: RawRoute[];
 }
 

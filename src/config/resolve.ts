@@ -9,7 +9,7 @@ import { portFromEnv, type Env } from './env.js';
 import { canonicalJson, deepFreeze, sha256 } from './freeze.js';
 import { isPostgresUrl, type RawConfig, type RawDuration, type RawRoute, type RawSize } from './raw.js';
 import { resolveProxy } from './resolve-proxy.js';
-import { effectiveCompression, effectiveRateLimit, resolveRequestSchemas } from './policies.js';
+import { effectiveCompression, effectiveMiddleware, effectiveRateLimit, resolveRequestSchemas } from './policies.js';
 import { DEFAULTS, type BackendConfig, type HttpMethod, type PorticoConfig, type RouteConfig } from './types.js';
 
 /** Binary units, as in the design: 1mb = 1 MiB. */
@@ -69,6 +69,7 @@ function resolveRoute(
     rateLimit: effectiveRateLimit(raw.rateLimit, route.rateLimit),
     request: resolveRequestSchemas(route.request, dir),
     compression: effectiveCompression(raw.compression, route.compression),
+    middleware: route.proxy ? null : effectiveMiddleware(raw.middleware, route.middleware, dir),
   };
 }
 
@@ -128,6 +129,7 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
     dashboard: raw.dashboard ?? true,
     rateLimit: effectiveRateLimit(raw.rateLimit, undefined),
     compression: effectiveCompression(raw.compression, undefined),
+    middleware: effectiveMiddleware(raw.middleware, undefined, dir),
     routes: raw.routes.map((route, index) => resolveRoute(route, index, raw, limits, dir)),
   };
   const hash = sha256(canonicalJson(portable(config, dir)));

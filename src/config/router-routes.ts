@@ -51,6 +51,7 @@ export function withCodeRoutes(config: PorticoConfig, routes: readonly CodeRoute
       rateLimit: config.rateLimit,
       request: null,
       compression: config.compression,
+      middleware: config.middleware,
     }),
   );
   return Object.freeze({ ...config, routes: Object.freeze([...config.routes, ...added]) as RouteConfig[] });

@@ -2,7 +2,7 @@
 // sizes in bytes and durations in milliseconds, paths absolute. Everything
 // downstream of src/config reads this shape, never the raw YAML.
 
-import type { CompressionPolicy, RateLimitPolicy, RequestSchemas } from './policies.js';
+import type { CompressionPolicy, MiddlewareSpec, RateLimitPolicy, RequestSchemas } from './policies.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -40,6 +40,7 @@ export interface RouteConfig {
   rateLimit: RateLimitPolicy | null;
   request: RequestSchemas | null;
   compression: CompressionPolicy | null;
+  middleware: MiddlewareSpec[] | null;
 }
 
 export interface ProxyConfig {
@@ -130,6 +131,8 @@ export interface PorticoConfig {
   /** The top-level traffic policies, which the function API follows. */
   rateLimit: RateLimitPolicy | null;
   compression: CompressionPolicy | null;
+  /** The top-level middleware, which routes from code take. */
+  middleware: MiddlewareSpec[] | null;
   routes: RouteConfig[];
 }
 

@@ -9,6 +9,8 @@ import { PROXY_ACTION } from './run-proxy.js';
 import { RateLimit } from '../policies/rate-limit.js';
 import { RequestSchema } from '../policies/request-schema.js';
 import { Compression } from '../policies/compression.js';
+import type { MiddlewareChain } from '../policies/middleware.js';
+import type { MiddlewareSpec } from '../config/policies.js';
 import { rateLimitKeys } from './policy-steps.js';
 
 // routes.yaml + loaded modules → an immutable Gateway. All per-route work
@@ -53,6 +55,7 @@ export function compileGateway(
       rateLimit: route.rateLimit ? new RateLimit(route.rateLimit, `${route.methods.join(',')} ${route.kind === 'prefix' ? `${route.path}*` : route.path}`, keySources, services.logger) : null,
       requestSchema: route.request ? new RequestSchema(route.request) : null,
       compression: route.compression && !route.proxy ? new Compression(route.compression) : null,
+      middleware: route.middleware && !route.proxy ? middlewareOf(services, route.middleware) : null,
       proxy: route.proxy ? new ProxyRoute({ config: route.proxy, routePath: route.path, isPrefix: route.kind === 'prefix', ownCors: route.cors !== null, logger: services.logger }) : null,
     };
     return { path: route.path, kind: route.kind, methods: route.methods, value: compiled };
@@ -78,4 +81,11 @@ export function compileGateway(
   // Answers no route owns (404) carry the top-level policy's headers.
   const defaultCors = compileCors(config.cors);
   return new Gateway({ config, table, preflights, defaultCors, mounts }, services);
+}
+
+/** The route's composed middleware chain, from the set loaded with the generation. */
+function middlewareOf(services: GatewayServices, specs: readonly MiddlewareSpec[]): MiddlewareChain {
+  // buildGeneration loads every middleware the config names before compiling.
+  if (!services.middleware) throw new CompileError('the config declares middleware, but none was loaded');
+  return services.middleware.chainFor(specs);
 }

@@ -4,6 +4,7 @@ import type { ProxyRoute } from '../proxy/proxy-route.js';
 import type { RateLimit } from '../policies/rate-limit.js';
 import type { RequestSchema } from '../policies/request-schema.js';
 import type { Compression } from '../policies/compression.js';
+import type { MiddlewareChain } from '../policies/middleware.js';
 
 // A route as the hot path uses it: everything resolved ahead of time.
 export interface CompiledRoute {
@@ -22,6 +23,7 @@ export interface CompiledRoute {
   rateLimit: RateLimit | null;
   requestSchema: RequestSchema | null;
   compression: Compression | null;
+  middleware: MiddlewareChain | null;
 }
 
 /** What a generated OPTIONS preflight answers for one path. */

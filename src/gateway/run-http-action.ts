@@ -15,6 +15,7 @@ import type { Exchange } from './exchange.js';
 import { answerGatewayError, answerHandlerError, closeAfterResponse } from './gateway-responses.js';
 import { HttpActionContext, type HttpActionServices } from './http-action-context.js';
 import type { CheckedRequest } from '../policies/request-schema.js';
+import type { MiddlewareSet } from '../policies/middleware.js';
 
 // One HTTP action, from the matched route to the written response:
 //   1. a declared Content-Length over the limit is refused before the body is read;
@@ -29,6 +30,8 @@ export interface ActionServices extends HttpActionServices {
   forwarding?: Forwarding;
   production: boolean;
   identityOf(req: IncomingMessage): IdentitySource;
+  /** The config's Koa middleware, loaded (routes with `middleware:`). */
+  middleware?: MiddlewareSet;
 }
 
 const METHODS_WITHOUT_BODY = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -82,12 +85,30 @@ function proceed(
   body: IncomingBody | null,
   identity: IdentitySource,
 ): number | Promise<number> {
-  if (route.requestSchema === null) return invoke(services, req, res, exchange, route, params, body, identity, null);
+  if (route.requestSchema === null) return withMiddleware(services, req, res, exchange, route, params, body, identity, null);
   return route.requestSchema.check(req, res, body, params).then((checked) => {
-    if (!isGatewayError(checked)) return invoke(services, req, res, exchange, route, checked.params, checked.body ?? body, identity, checked);
+    if (!isGatewayError(checked)) return withMiddleware(services, req, res, exchange, route, checked.params, checked.body ?? body, identity, checked);
     if (checked.status === 413 || (body !== null && !body.fullyRead)) closeAfterResponse(res);
     return answerGatewayError(res, exchange, checked);
   });
+}
+
+/** The route's Koa middleware, when it has any, around the handler. */
+function withMiddleware(
+  services: ActionServices,
+  req: IncomingMessage,
+  res: ServerResponse,
+  exchange: Exchange,
+  route: CompiledRoute,
+  params: Record<string, string>,
+  body: IncomingBody | null,
+  identity: IdentitySource,
+  checked: CheckedRequest | null,
+): number | Promise<number> {
+  if (route.middleware === null) return invoke(services, req, res, exchange, route, params, body, identity, checked, undefined);
+  return route.middleware
+    .run(req, res, exchange, (state) => invoke(services, req, res, exchange, route, params, body, identity, checked, state))
+    .then((result) => (isGatewayError(result) ? answerGatewayError(res, exchange, result) : result));
 }
 
 function invoke(
@@ -100,6 +121,7 @@ function invoke(
   body: IncomingBody | null,
   identity: IdentitySource,
   checked: CheckedRequest | null,
+  state: Record<string, unknown> | undefined,
 ): number | Promise<number> {
   const request = new LazyRequest(req, res, body, services.forwarding);
   const caller: Caller = { identity, internal: true, requestId: exchange.requestId, collectLogs: false };
@@ -108,6 +130,8 @@ function invoke(
     checked.attach(request);
     ctx.query = checked.query;
   }
+  // What the route's Koa middleware put in ctx.state.
+  if (state !== undefined) (ctx as { state?: Record<string, unknown> }).state = state;
 
   // At the timeout the gateway answers 504 itself (or breaks a response
   // already streaming) and aborts request.signal; the handler's late answer

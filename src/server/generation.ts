@@ -10,6 +10,8 @@ import { identityFromHeader } from '../auth/request-identity.js';
 import { FunctionApi, type SubMount } from '../api/function-api.js';
 import { compileGateway } from '../gateway/compile.js';
 import { RateLimit } from '../policies/rate-limit.js';
+import { MiddlewareSet } from '../policies/middleware.js';
+import path from 'node:path';
 import { forwardingFor } from '../http/forwarding.js';
 import type { Gateway, Mount } from '../gateway/gateway.js';
 import { OPS_PREFIX, OpsMount } from '../gateway/ops-mount.js';
@@ -96,10 +98,14 @@ export async function buildGeneration(
     mounts.push({ prefix: `${config.api.prefix}/`, mount: functionApi });
   }
 
+  // Koa middleware the routes name: loaded and checked now, so a broken one fails the start (or the reload).
+  const middlewareSpecs = config.routes.flatMap((route) => route.middleware ?? []);
+  const middleware = middlewareSpecs.length > 0 ? await MiddlewareSet.load(middlewareSpecs, path.dirname(config.file), logger) : undefined;
   const gateway = compileGateway(
     config,
     modules,
     {
+      middleware,
       logger,
       production: process.env.NODE_ENV === 'production',
       backend,

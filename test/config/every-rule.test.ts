@@ -66,6 +66,7 @@ const FIXTURES: Record<string, Fixture> = {
   'proxy/strip-without-prefix': { yaml: 'version: 1\nfunctions: ./functions\nroutes:\n  - path: /p\n    method: GET\n    proxy: { upstream: "http://127.0.0.1:8081", stripPrefix: true }\n' },
   'policies/rate-limit': { yaml: base('', '    rateLimit: { requests: 5, per: 1500ms }') },
   'policies/request-schema': { yaml: base('', '    request: { body: { type: objekt } }') },
+  'policies/middleware': { yaml: base('middleware: [koa-not-installed-anywhere]') },
   'proxy/unknown-param': { yaml: 'version: 1\nfunctions: ./functions\nroutes:\n  - path: /p/:id\n    method: GET\n    proxy: { upstream: "http://127.0.0.1:8081", rewrite: "/x/{name}" }\n' },
 
   'cors/credentials-wildcard': { yaml: base('cors: { origins: ["*"], credentials: true }') },
