@@ -99,6 +99,15 @@ describe('routes from a router module beside routes.yaml', () => {
     assert.ok(row('OPTIONS', '/inline'), 'the generated preflight is listed');
   });
 
+  test('the OpenAPI document holds the router routes', async () => {
+    const { code, stdout } = await runCli(['openapi', '-c', path.join(dir, 'routes.yaml')], { cwd: dir });
+    assert.equal(code, 0, stdout);
+    const document = JSON.parse(stdout) as { paths: Record<string, Record<string, unknown>> };
+    assert.ok(document.paths['/yaml']?.get);
+    assert.ok(document.paths['/listed']?.get);
+    assert.ok(document.paths['/inline']?.post);
+  });
+
   test('a reload picks up a route added to the router module', async () => {
     assert.equal((await fetch(`${gateway.url}/added`)).status, 404);
     await writeFile(path.join(dir, 'functions/http.ts'), router("http.route({ path: '/added', method: 'GET', handler: httpAction(async () => new Response('added')) });"));
