@@ -16,6 +16,7 @@ import { ensureWrk, postScript, wrk } from './lib/load.mjs';
 import { describeMachine } from './lib/machine.mjs';
 import { memoryOf, resetPeak, startServer } from './lib/servers.mjs';
 import { fmt, median, spread } from './lib/stats.mjs';
+import { cpuSeconds } from './lib/cpu.mjs';
 import { routingProject, startupProject, uploadProject } from './lib/projects.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -111,7 +112,11 @@ async function main() {
         rotate(order, round);
         for (const item of order) {
           await wrk(item.url, { seconds: WARMUP, script: item.script, headers: item.headers });
+          // The proxies' CPU per request too: a figure the other tenants of the machine move less.
+          const pid = item.name === 'proxy' ? portico.pid : item.name === 'undici-proxy' ? proxy.pid : null;
+          const cpuBefore = pid === null ? 0 : cpuSeconds(pid);
           const result = await wrk(item.url, { seconds: SECONDS, script: item.script, headers: item.headers });
+          if (pid !== null) result.cpuPerRequest = (cpuSeconds(pid) - cpuBefore) / result.requests;
           samples.get(item.name).push(result);
           console.log(`round ${round}/${ROUNDS}  ${item.name.padEnd(14)} ${fmt.rps(result.rps).padStart(8)} req/s  p99 ${fmt.ms(result.p99)}${result.non2xx || result.socketErrors ? `  (${result.non2xx} non-2xx, ${result.socketErrors} socket errors)` : ''}`);
         }
@@ -129,6 +134,10 @@ async function main() {
         // minutes apart are not compared with each other.
         const ratios = own.map((row, i) => row.rps / base[i].rps);
         results.throughput.push({ ...scenario, ...summary(scenario.name), ratio: median(ratios), ratioSpread: spread(ratios) });
+        if (scenario.name === 'proxy') {
+          const cpu = (rows) => median(rows.map((r) => r.cpuPerRequest));
+          results.proxyCpu = { portico: cpu(own), undici: cpu(base), ratio: median(own.map((row, i) => base[i].cpuPerRequest / row.cpuPerRequest)) };
+        }
       }
     }
 
@@ -311,6 +320,10 @@ function render(results) {
       lines.push(`| ${row.label} | ${fmt.rps(row.rps)} | ${fmt.pct(row.spread)} | ${fmt.ms(row.p99)} | ${fmt.ratio(row.ratio)}${reference} | ${target} | ${verdict}${row.failures ? ` ⚠ ${row.failures} failed` : ''} |`);
     }
     lines.push('');
+    if (results.proxyCpu) {
+      const { portico, undici, ratio } = results.proxyCpu;
+      lines.push(`Proxy CPU per request (the proxy process alone, user + system): Portico ${(portico * 1e6).toFixed(1)} µs, the undici reverse proxy ${(undici * 1e6).toFixed(1)} µs; undici / Portico ${ratio.toFixed(2)} (median of the rounds' pairs).`, '');
+    }
   }
   if (results.routing.length > 0) {
     lines.push('## Routing (lookup cost against table size)', '', '| routes | route hit | req/s (median) | spread | ratio to bare | vs 10 routes (first), same round |', '| ---: | --- | ---: | ---: | ---: | ---: |');
