@@ -39,7 +39,7 @@ export interface CompressionPolicy {
   encodings: ('br' | 'gzip')[];
 }
 
-export const POLICY_DEFAULTS = {
+const POLICY_DEFAULTS = {
   rateLimitTimeoutMs: 200,
   compressionThreshold: 1024,
   encodings: ['br', 'gzip'] as ('br' | 'gzip')[],
@@ -47,7 +47,7 @@ export const POLICY_DEFAULTS = {
 
 type RawPolicy = false | true | Unknown | undefined;
 
-export function parseRateLimitKey(key: string): RateLimitKey {
+function parseRateLimitKey(key: string): RateLimitKey {
   if (key === 'identity') return { kind: 'identity' };
   if (key.startsWith('header:')) return { kind: 'header', name: key.slice(7).toLowerCase() };
   if (key.startsWith('param:')) return { kind: 'param', name: key.slice(6) };
@@ -90,7 +90,7 @@ export function resolveRequestSchemas(raw: unknown, dir: string): RequestSchemas
 }
 
 /** A `{$ref: ./file.json}` relative to routes.yaml is that file's schema; anything else is the schema itself. */
-export function loadSchema(value: Unknown, dir: string): object {
+function loadSchema(value: Unknown, dir: string): object {
   const ref = value.$ref;
   if (typeof ref === 'string' && Object.keys(value).length === 1 && !ref.startsWith('#')) {
     return JSON.parse(readFileSync(path.resolve(dir, ref), 'utf8')) as object;
