@@ -22,7 +22,7 @@ export interface RouteSite {
   column: number;
 }
 
-export const ROUTE_SITES = Symbol.for('portico.routeSites');
+const ROUTE_SITES = Symbol.for('portico.routeSites');
 
 const THIS_FILE = new URL(import.meta.url).pathname;
 
