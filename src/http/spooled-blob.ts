@@ -1,5 +1,5 @@
-import { mkdirSync, openAsBlob, rmSync, unlink } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { openAsBlob, rmSync, unlink } from 'node:fs';
+import { mkdir, open } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -45,9 +45,10 @@ export async function blobOf(stream: ReadableStream<Uint8Array>, type: string, o
 async function spool(reader: ReadableStreamDefaultReader<Uint8Array>, head: Uint8Array[], type: string, owner: RequestEnd | undefined): Promise<Blob> {
   if (!exitHook) {
     exitHook = true;
-    mkdirSync(DIR, { recursive: true });
     process.once('exit', () => rmSync(DIR, { recursive: true, force: true }));
   }
+  // Every time: a temp cleaner may have removed the folder since.
+  await mkdir(DIR, { recursive: true });
   const file = path.join(DIR, randomUUID());
   const handle = await open(file, 'wx');
   try {

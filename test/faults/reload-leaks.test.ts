@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -49,7 +49,7 @@ export const upload = httpAction(async (ctx, request) => Response.json({ id: awa
 function config(database: string, storageDir: string): string {
   return `version: 1
 functions: ./functions
-server: { shutdownTimeout: 1s }
+server: { shutdownTimeout: 3s }
 backend: { kind: local, database: "${database}" }
 storage: { kind: fs, dir: ${storageDir} }
 api: { adminKey: ${ADMIN_KEY} }
@@ -61,6 +61,8 @@ routes:
 
 interface Probe {
   fds: number;
+  /** What the open file descriptors point at, for those that are files. */
+  files: string[];
   intervals: number;
   resources: Record<string, number>;
 }
@@ -75,7 +77,14 @@ async function probe(gateway: RunningGateway): Promise<Probe> {
   }
   const line = gateway.stderr().split('PROBE ').at(-1)!.split('\n')[0]!;
   const fds = readdirSync(`/proc/${gateway.child.pid}/fd`).length;
-  return { fds, ...(JSON.parse(line) as Omit<Probe, 'fds'>) };
+  const targets = readdirSync(`/proc/${gateway.child.pid}/fd`).map((fd) => {
+    try {
+      return readlinkSync(`/proc/${gateway.child.pid}/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+  return { fds, files: targets.filter((target) => target.startsWith('/')), ...(JSON.parse(line) as Omit<Probe, 'fds' | 'files'>) };
 }
 
 /** Sends SIGHUP and waits for the reload it causes to be logged. */
@@ -145,7 +154,7 @@ async function reloadUnderLoad(t: TestContext, databases: [string, string]) {
   t.after(() => gateway.stop('SIGKILL'));
 
   const configs = [config(databases[1], './.data/files-b'), config(databases[0], './.data/files-a')];
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 2500)); // past the 1 s grace period
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 5000)); // past the 3 s grace period
   // A few rounds first, so that what is opened once (both databases, lazy
   // modules) is open before the baseline.
   const warmup = steadyLoad(gateway.url, 6);
@@ -167,16 +176,23 @@ async function reloadUnderLoad(t: TestContext, databases: [string, string]) {
   const afterReloads = await probe(gateway);
 
   // Every request was answered, and none failed.
-  assert.deepEqual([...load.statuses.keys()], [200], `statuses under reloads: ${JSON.stringify([...load.statuses])}`);
+  const errors = gateway.logs().filter((line) => line.level >= 50 || (typeof line.status === 'number' && line.status >= 500));
+  assert.deepEqual([...load.statuses.keys()], [200], `statuses under reloads: ${JSON.stringify([...load.statuses])}\n${errors.map((line) => JSON.stringify(line)).join('\n')}`);
   const answered = [...load.statuses.values()].reduce((a, b) => a + b, 0);
   assert.ok(answered > RELOADS, `only ${answered} requests answered during ${RELOADS} reloads`);
-  t.diagnostic(`${RELOADS} reloads under load (${answered} requests): ${JSON.stringify(before)} -> ${JSON.stringify(afterReloads)}`);
+  const summary = ({ files, ...rest }: Probe) => JSON.stringify({ ...rest, files: files.length });
+  t.diagnostic(`${RELOADS} reloads under load (${answered} requests): ${summary(before)} -> ${summary(afterReloads)}`);
   assert.equal(afterReloads.intervals, before.intervals, 'intervals (the orphan sweeps of retired storages) are left running');
   // Pool connections and their idle timers may have closed meanwhile; nothing may have grown.
   for (const [kind, count] of Object.entries(afterReloads.resources)) {
     assert.ok(count <= (before.resources[kind] ?? 0), `active ${kind} handles: ${before.resources[kind] ?? 0} before, ${count} after`);
   }
-  assert.ok(afterReloads.fds <= before.fds, `open files: ${before.fds} before, ${afterReloads.fds} after`);
+  // The database the last config left is closed, and nothing grew with the
+  // number of reloads (a reader connection more or less in the pool of the
+  // database in use is not a leak; one per reload would be).
+  const retired = databases[1].replace(/^\.\//, '');
+  assert.deepEqual(afterReloads.files.filter((file) => file.includes(retired)), [], 'files of the retired database are still open');
+  assert.ok(afterReloads.fds <= before.fds + 6, `open files: ${before.fds} before, ${afterReloads.fds} after ${RELOADS} reloads`);
   return { before, afterReloads };
 }
 
