@@ -8,6 +8,7 @@ import { LocalBackend } from '../backends/local/local-backend.js';
 import type { Caller, FunctionBackend } from '../backends/function-backend.js';
 import { identityFromHeader } from '../auth/request-identity.js';
 import { FunctionApi, type SubMount } from '../api/function-api.js';
+import { openApiText } from '../openapi/document.js';
 import { compileGateway } from '../gateway/compile.js';
 import { RateLimit } from '../policies/rate-limit.js';
 import { MiddlewareSet } from '../policies/middleware.js';
@@ -87,7 +88,7 @@ export async function buildGeneration(
   const backend = config.metrics ? meteredBackend(built.backend, modules, processMetrics()) : built.backend;
 
   const mounts: { prefix: string; mount: Mount }[] = [
-    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, codeHash: modules.codeHash ?? '', routes: config.routes.length, backend: backend.description }, { config, dashboard: dashboardFor(config, modules, backend, built.backend, storage.service) }) },
+    { prefix: OPS_PREFIX, mount: new OpsMount({ configHash: config.hash, codeHash: modules.codeHash ?? '', routes: config.routes.length, backend: backend.description }, { config, dashboard: dashboardFor(config, modules, backend, built.backend, storage.service), openapi: openApiText(config, modules.functions) }) },
   ];
   if (config.api) {
     const storageHttp: SubMount = storageMount(storage, config.limits.body, config.api.adminKey, dispositionPolicy(config.storage.inlineTypes));
