@@ -43,7 +43,9 @@ export function withCodeRoutes(config: PorticoConfig, routes: readonly CodeRoute
       summary: null,
       description: null,
       tags: [],
-      cors: config.cors,
+      // An OPTIONS route written in code is the app's own preflight, as in
+      // Convex: its CORS headers go out as it sets them.
+      cors: route.method === 'OPTIONS' ? null : config.cors,
       auth: 'optional',
       bodyLimit: config.limits.body,
       responseLimit: config.limits.response,

@@ -89,6 +89,15 @@ http.route({
   }),
 });
 
+// A preflight written by hand, as Convex apps do.
+http.route({ path: "/ownPreflight", method: "POST", handler: httpAction(async () => new Response("posted")) });
+http.route({
+  path: "/ownPreflight",
+  method: "OPTIONS",
+  handler: httpAction(async () =>
+    new Response(null, { status: 204, headers: { "Access-Control-Allow-Origin": "${ORIGIN}", "Access-Control-Allow-Methods": "POST", "Access-Control-Allow-Headers": "X-Own", "Access-Control-Max-Age": "7" } })),
+});
+
 export default http;
 `,
   'convex/_generated/api.js': 'throw new Error("the _generated/api.js on disk was loaded");\n',
@@ -131,6 +140,17 @@ describe('a TypeScript Convex project: _generated imports, convex/server, convex
     assert.equal(refused.status, 403);
   });
 
+  test("a router's own OPTIONS route answers with its own headers; the route beside it keeps the top-level policy", async () => {
+    const preflight = await fetch(`${gateway.url}/ownPreflight`, { method: 'OPTIONS', headers: { Origin: ORIGIN, 'Access-Control-Request-Method': 'POST' } });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-headers'), 'X-Own');
+    assert.equal(preflight.headers.get('access-control-max-age'), '7');
+    assert.equal(preflight.headers.get('access-control-allow-methods'), 'POST');
+    const posted = await fetch(`${gateway.url}/ownPreflight`, { method: 'POST', headers: { Origin: ORIGIN } });
+    assert.equal(await posted.text(), 'posted');
+    assert.equal(posted.headers.get('access-control-allow-origin'), ORIGIN);
+  });
+
   test('ConvexHttpClient calls api references; an internal function stays internal', async () => {
     const client = new ConvexHttpClient(gateway.url);
     await client.mutation(anyApi.messages!.send as any, { author: 'grace', body: 'from the client' });
@@ -149,7 +169,7 @@ describe('a TypeScript Convex project: _generated imports, convex/server, convex
   test('validate and routes see the router routes', async () => {
     const validate = await runCli(['validate', '-c', path.join(dir, 'routes.yaml')], { cwd: dir });
     assert.equal(validate.code, 0, validate.stdout);
-    assert.match(validate.stdout, /OK \(4 routes\)/);
+    assert.match(validate.stdout, /OK \(6 routes\)/);
     const routes = await runCli(['routes', '-c', path.join(dir, 'routes.yaml')], { cwd: dir });
     assert.match(routes.stdout, /GET\s+\/getAuthorMessages\/\*\s+http\.ts:\d+\s+http:\/\/app\.example/);
     assert.match(routes.stdout, /POST\s+\/postMessage\s+messages:postMessage/);
