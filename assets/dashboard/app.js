@@ -110,6 +110,18 @@ function chart(points) {
   return el('div', { class: 'chart-cell' }, svg, el('div', { class: 'totals' }, `${total} calls, ${errors} errors`));
 }
 
+function size(bytes) {
+  return bytes >= 1048576 ? `${(bytes / 1048576).toFixed(0)} MiB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(0)} KiB` : `${bytes} B`;
+}
+
+/** `{author: string, limit?: number}`: the arguments at a glance; the full schema opens below. */
+function shortSchema(schema) {
+  const type = (s) => (s?.type ? (Array.isArray(s.type) ? s.type.join('|') : s.type) : s?.anyOf ? s.anyOf.map(type).join('|') : s?.const !== undefined ? JSON.stringify(s.const) : 'any');
+  if (schema?.type !== 'object' || !schema.properties) return type(schema);
+  const required = new Set(schema.required ?? []);
+  return `{${Object.entries(schema.properties).map(([key, value]) => `${key}${required.has(key) ? '' : '?'}: ${type(value)}`).join(', ')}}`;
+}
+
 async function loadFunctions() {
   const [overview, charts] = await Promise.all([api('overview'), api('charts')]);
   const routes = $('#routes tbody');
@@ -124,7 +136,7 @@ async function loadFunctions() {
         el('td', {}, route.handler),
         el('td', {}, route.cors),
         el('td', {}, route.auth),
-        el('td', {}, route.generated ? '' : `body ${route.limits.body} B, timeout ${route.limits.timeoutMs} ms`),
+        el('td', {}, route.generated ? '' : `body ${size(route.limits.body)}, timeout ${route.limits.timeoutMs / 1000} s`),
         el('td', {}, series ? chart(series) : ''),
       ),
     );
@@ -140,7 +152,7 @@ async function loadFunctions() {
         el('td', {}, fn.name),
         el('td', {}, fn.kind),
         el('td', {}, fn.visibility),
-        el('td', {}, fn.args === null ? '' : el('pre', {}, JSON.stringify(fn.args, null, 1))),
+        el('td', {}, fn.args === null ? '' : el('details', {}, el('summary', {}, shortSchema(fn.args)), el('pre', {}, JSON.stringify(fn.args, null, 1)))),
         el('td', {}, charts.functions[fn.name] ? chart(charts.functions[fn.name]) : ''),
       ),
     );

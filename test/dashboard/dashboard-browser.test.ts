@@ -130,7 +130,7 @@ describe('the dashboard in Chromium', () => {
       assert.ok((await routes.textContent())!.includes(text), `the routes list ${text}`);
     }
     const functions = await page.locator('#functions tbody').textContent();
-    for (const text of ['messages:sendMessage', 'messages:listByAuthor', 'probe:shout', '"author"']) assert.ok(functions!.includes(text), `the functions list ${text}`);
+    for (const text of ['messages:sendMessage', 'messages:listByAuthor', 'probe:shout', '{author: string, body: string}', '"required"']) assert.ok(functions!.includes(text), `the functions list ${text}`);
     // The request just sent is on its route's chart.
     assert.match((await routes.locator('tr:not(.generated)', { hasText: '/getMessagesByAuthor' }).textContent())!, /1 calls, 0 errors/);
 
