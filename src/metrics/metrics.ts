@@ -39,6 +39,7 @@ export class PorticoMetrics {
   private readonly callDurations = this.family(new HistogramFamily('portico_function_duration_seconds', 'Time a function call took, by function and kind.', DURATION_BUCKETS));
   private readonly conflicts = new client.Counter({ name: 'portico_transaction_conflicts_total', help: 'Mutations that met a serialization conflict.', registers: [this.registry] });
   private readonly retries = new client.Counter({ name: 'portico_transaction_retries_total', help: 'Mutation attempts re-run after a conflict.', registers: [this.registry] });
+  private readonly rateLimitStoreErrors = new client.Counter({ name: 'portico_rate_limit_store_errors_total', help: 'Requests whose rate limit store (Redis) could not be reached in time, by what happened to them (allowed, denied).', labelNames: ['outcome'] as const, registers: [this.registry] });
   private readonly reloads = new client.Counter({ name: 'portico_reloads_total', help: 'Config and code reloads, by outcome (ok, refused).', labelNames: ['outcome'] as const, registers: [this.registry] });
   private readonly routes = new Map<string, Map<string, RouteEntry>>();
   private readonly functions = new Map<string, { ok: CounterSeries; failed: CounterSeries; unavailable: CounterSeries; duration: HistogramSeries }>();
@@ -103,6 +104,11 @@ export class PorticoMetrics {
   conflict(retried: boolean): void {
     this.conflicts.inc();
     if (retried) this.retries.inc();
+  }
+
+  /** A request the rate limit store failed: let through (onStoreError: allow) or refused. */
+  rateLimitStoreError(allowed: boolean): void {
+    this.rateLimitStoreErrors.labels(allowed ? 'allowed' : 'denied').inc();
   }
 
   reload(ok: boolean): void {

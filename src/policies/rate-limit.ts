@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { RateLimitPolicy } from '../config/policies.js';
 import { GatewayError } from '../http/errors.js';
 import { budgetFor, outageLogFor, type Budget } from './rate-limit-store.js';
+import { activeMetrics } from '../metrics/metrics.js';
 
 // `rateLimit:` on one route (or /api): a fixed window of `requests` per
 // `per`, counted per key. Compiled once; `admit` is the per-request part.
@@ -54,6 +55,7 @@ export class RateLimit {
       this.outage?.succeeded();
     } catch (error) {
       this.outage?.failed(error);
+      activeMetrics()?.rateLimitStoreError(this.policy.onStoreError === 'allow');
       if (this.policy.onStoreError === 'allow') return null;
       return new GatewayError('RateLimitUnavailable');
     }

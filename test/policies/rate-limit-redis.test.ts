@@ -157,7 +157,7 @@ describe('Redis unreachable', { skip }, () => {
     const relay = new RedisRelay();
     relay.mode = 'hang';
     await relay.start();
-    const dir = await makeProject({ 'functions/h.ts': HANDLERS, 'routes.yaml': limited(`redis://127.0.0.1:${relay.port}`, ', timeout: 250ms, onStoreError: deny') });
+    const dir = await makeProject({ 'functions/h.ts': HANDLERS, 'routes.yaml': limited(`redis://127.0.0.1:${relay.port}`, ', timeout: 250ms, onStoreError: deny').replace('api: false', 'api: false\nmetrics: { access: open }') });
     const gw = await startGateway(dir);
     try {
       for (let i = 0; i < 5; i++) {
@@ -170,6 +170,8 @@ describe('Redis unreachable', { skip }, () => {
         assert.ok(took < 800, `a request took ${Math.round(took)} ms against a hung Redis (timeout 250ms)`);
       }
       assert.equal(gw.logs().filter((line) => /rate limit store unreachable/.test(line.msg)).length, 1);
+      const metrics = await get(gw.port, '/_portico/metrics');
+      assert.match(metrics.body, /^portico_rate_limit_store_errors_total\{outcome="denied"\} 5$/m);
     } finally {
       await gw.stop();
       await relay.stop();
