@@ -142,3 +142,42 @@ describe('rate limits across --workers', () => {
     }
   });
 });
+
+describe('rate limits keyed by identity', () => {
+  test('each caller with a valid token has its own budget; callers without one are counted by address; the rate limit runs before auth', async () => {
+    const { exportJWK, generateKeyPair, SignJWT } = await import('jose');
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256', use: 'sig' }] };
+    const token = (sub: string) => new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer('https://issuer.test').setAudience('app').setSubject(sub).setIssuedAt().setExpirationTime('1h').sign(privateKey);
+    const dir = await makeProject({
+      'functions/h.ts': HANDLERS,
+      'keys/jwks.json': JSON.stringify(jwks),
+      'routes.yaml': routesYaml(
+        `  - { path: /mine, method: GET, handler: h:hit, rateLimit: { requests: 2, per: 1m, key: identity } }
+  - { path: /members, method: GET, handler: h:hit, auth: required, rateLimit: { requests: 1, per: 1m, key: identity } }`,
+        'api: false\nauth:\n  providers:\n    - { issuer: "https://issuer.test", audience: app, jwks: ./keys/jwks.json, algorithms: [ES256] }',
+      ),
+    });
+    const gw = await startGateway(dir);
+    try {
+      const [alice, bob] = await Promise.all([token('alice'), token('bob')]);
+      const as = (jwt: string | null, path = '/mine') => get(gw.port, path, { headers: jwt ? { authorization: `Bearer ${jwt}` } : {} });
+      assert.equal((await as(alice)).status, 200);
+      assert.equal((await as(alice)).status, 200);
+      assert.equal((await as(alice)).status, 429);
+      // Another identity from the same address has its own budget.
+      assert.equal((await as(bob)).status, 200);
+      // Anonymous callers share the address's budget, apart from the identities'.
+      assert.equal((await as(null)).status, 200);
+      assert.equal((await as(null)).status, 200);
+      assert.equal((await as(null)).status, 429);
+      // The rate limit comes before auth: an anonymous caller is counted, then refused 401; over the limit it is 429.
+      assert.equal((await as(null, '/members')).status, 401);
+      assert.equal((await as(null, '/members')).status, 429);
+      assert.equal((await as(alice, '/members')).status, 200);
+    } finally {
+      await gw.stop();
+      await removeProject(dir);
+    }
+  });
+});
