@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
@@ -33,6 +33,7 @@ http.route({
 http.route({ pathPrefix: '/files/', method: 'GET', handler: httpAction(async (_ctx, request) => new Response('prefix ' + new URL(request.url).pathname)) });
 http.route({ pathPrefix: '/files/deep/', method: 'GET', handler: httpAction(async () => new Response('longer prefix')) });
 http.route({ path: '/files/exact', method: 'GET', handler: httpAction(async () => new Response('exact')) });
+http.route({ path: '/store', method: 'POST', handler: httpAction(async ({ storage }, request) => Response.json({ id: await storage.store(request) })) });
 ${extra}
 export default http;
 `;
@@ -84,6 +85,21 @@ describe('routes from a router module beside routes.yaml', () => {
   test('top-level limits: a body over limits.body is 413', async () => {
     const big = await fetch(`${gateway.url}/inline`, { method: 'POST', body: 'x'.repeat(2048) });
     assert.equal(big.status, 413);
+  });
+
+  test('storage.store(request) from a destructured ctx keeps the body; one over the limit is 413 and keeps nothing', async () => {
+    const small = await fetch(`${gateway.url}/store`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'kept bytes' });
+    assert.equal(small.status, 200);
+    const { id } = (await small.json()) as { id: string };
+    const file = await fetch(`${gateway.url}/api/storage/${id}`);
+    assert.equal(await file.text(), 'kept bytes');
+    assert.equal(file.headers.get('content-type'), 'text/plain');
+
+    const stored = async () => (await readdir(path.join(dir, '.data/storage'), { recursive: true })).length;
+    const before = await stored();
+    const big = await fetch(`${gateway.url}/store`, { method: 'POST', body: 'x'.repeat(4096) });
+    assert.equal(big.status, 413);
+    assert.equal(await stored(), before);
   });
 
   test('portico routes lists the router routes with their handlers', async () => {
@@ -148,7 +164,7 @@ describe('portico validate on a router module', () => {
   test('a clean project validates, counting the router routes', async () => {
     const { code, stdout } = await validate({ 'routes.yaml': yaml(), 'functions/messages.ts': messages, 'functions/http.ts': router() });
     assert.equal(code, 0, stdout);
-    assert.match(stdout, /6 routes/);
+    assert.match(stdout, /7 routes/);
   });
 
   test('a router module whose default export is not a router', async () => {
@@ -168,12 +184,12 @@ describe('portico validate on a router module', () => {
   });
 
   test('a router path with a colon is refused: the table would read it as a parameter', async () => {
-    const { code, stdout } = await validate({
+    const { code, stdout, stderr } = await validate({
       'routes.yaml': yaml(),
       'functions/messages.ts': messages,
       'functions/http.ts': router("http.route({ path: '/users/:id', method: 'GET', handler: listed });"),
     });
-    assert.equal(code, 1);
+    assert.equal(code, 1, stdout + stderr);
     assert.match(stdout, /functions\/http\.ts:\d+:\d+: error: GET \/users\/:id: a router path with ':' or '\*' is not supported .*\[router\/unsupported-path\]/);
   });
 
