@@ -124,10 +124,10 @@ export function requestSchemaAjv(coerce: boolean): Ajv {
 
 /**
  * One line for `portico routes`: what a route ends up with, e.g.
- * `rate 100/1m by ip (redis) · request body,query · compress br,gzip ≥1024B`;
+ * `rate 100/1m by ip (redis) · request body,query · middleware koa-helmet · compress br,gzip ≥1024B`;
  * `-` when it has none.
  */
-export function describePolicies(route: { rateLimit: RateLimitPolicy | null; request?: RequestSchemas | null; compression: CompressionPolicy | null }): string {
+export function describePolicies(route: { rateLimit: RateLimitPolicy | null; request?: RequestSchemas | null; compression: CompressionPolicy | null; middleware?: MiddlewareSpec[] | null }): string {
   const parts: string[] = [];
   const limit = route.rateLimit;
   if (limit) {
@@ -140,6 +140,7 @@ export function describePolicies(route: { rateLimit: RateLimitPolicy | null; req
     const checked = (['body', 'query', 'params', 'headers'] as const).filter((part) => request[part] !== null);
     if (checked.length > 0) parts.push(`request ${checked.join(',')}`);
   }
+  if (route.middleware) parts.push(`middleware ${route.middleware.map((spec) => spec.use).join(',')}`);
   if (route.compression) parts.push(`compress ${route.compression.encodings.join(',')} ≥${route.compression.threshold}B`);
   return parts.length === 0 ? '-' : parts.join(' · ');
 }
