@@ -52,7 +52,7 @@ export function budgetFor(spec: BudgetSpec): Budget {
 function createLimiter(spec: BudgetSpec): RateLimiterAbstract {
   const options = { keyPrefix: spec.prefix, points: spec.requests, duration: spec.windowSec };
   if (spec.store !== null) return new RateLimiterRedis({ ...options, storeClient: redisClient(spec.store, spec.timeoutMs) });
-  if (cluster.isWorker) return new RateLimiterCluster({ ...options, timeoutMs: spec.timeoutMs });
+  if (cluster.isWorker) return new RateLimiterCluster({ ...options, timeoutMs: Math.max(spec.timeoutMs, 2_000) });
   return new RateLimiterMemory(options);
 }
 

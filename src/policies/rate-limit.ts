@@ -21,11 +21,14 @@ export interface KeySources {
   identity(req: IncomingMessage): Promise<string | null>;
 }
 
+const MEMORY_TIMEOUT_MS = 2_000;
+
 export class RateLimit {
   /** RateLimit-Policy, the same on every answer. */
   private readonly policyHeader: string;
   private readonly budget: Budget;
   private readonly outage: { failed(error: unknown): void; succeeded(): void } | null;
+  private readonly timeoutMs: number;
 
   constructor(
     readonly policy: RateLimitPolicy,
@@ -40,6 +43,10 @@ export class RateLimit {
     const prefix = `portico:rl:${scope}:${policy.requests}/${windowSec}`;
     this.budget = budgetFor({ prefix, requests: policy.requests, windowSec, store: policy.store, timeoutMs: policy.timeoutMs });
     this.outage = policy.store === null ? null : outageLogFor(logger, policy.store, policy.onStoreError);
+    // rateLimit.timeout bounds the wait for Redis; the memory store answers
+    // at once, or over IPC from the cluster primary, which a busy machine
+    // may slow past 200 ms without anything being wrong.
+    this.timeoutMs = policy.store === null ? Math.max(policy.timeoutMs, MEMORY_TIMEOUT_MS) : policy.timeoutMs;
   }
 
   /**
@@ -51,7 +58,7 @@ export class RateLimit {
     const key = await this.keyOf(req, params);
     let result: Awaited<ReturnType<Budget['consume']>>;
     try {
-      result = await withTimeout(this.budget.consume(key), this.policy.timeoutMs);
+      result = await withTimeout(this.budget.consume(key), this.timeoutMs);
       this.outage?.succeeded();
     } catch (error) {
       this.outage?.failed(error);
