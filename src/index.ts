@@ -30,6 +30,8 @@ export type {
   FileMetadata,
 } from './functions/context-types.js';
 export { api, internal, makeFunctionReference, type FunctionReference } from './functions/references.js';
+export { cronJobs, Crons, type CronJob, type CronSchedule, type DayOfWeek } from './scheduler/crons.js';
+export type { Scheduler } from './functions/scheduler-types.js';
 export { httpRouter, HttpRouter, ROUTABLE_HTTP_METHODS, type RouteSpec, type RoutableMethod } from './functions/http-router.js';
 export { v, type Infer, type Validator, type PropertyValidators, type ObjectType } from './values/validators.js';
 export { ConvexError } from './values/errors.js';

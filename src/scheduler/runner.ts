@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import type { JSONValue } from '../values/value.js';
-import { DatabaseUnavailableError, type Store, type WriteTx } from '../database/store.js';
+import { DatabaseUnavailableError, type Store } from '../database/store.js';
 import {
   dueJobs,
   expiredLeases,
@@ -15,6 +14,10 @@ import {
   type Job,
   type Lease,
 } from './job-table.js';
+import { CronRunner } from './cron-runner.js';
+import type { JobExecutor } from './executor.js';
+
+export type { JobExecutor } from './executor.js';
 
 // Runs the jobs of `_scheduled_functions` as they fall due, on every
 // instance that shares the database; a job runs on exactly one of them:
@@ -30,13 +33,10 @@ import {
 // Each instance wakes at the next due time it knows of, and polls for jobs
 // other instances scheduled.
 
-/** What the runner needs from the backend that runs the project's functions. */
-export interface JobExecutor {
-  readonly store: Store;
-  /** The kind of the function a job names ("messages.js:send"), or null when there is none. */
-  kindOf(name: string): 'query' | 'mutation' | 'action' | null;
-  /** Runs a scheduled mutation inside `tx`, or an action; throws what the function threw. */
-  runScheduled(job: { id: string; name: string; args: JSONValue }, tx?: WriteTx): Promise<void>;
+/** The serving code's functions/crons.ts: whether it exists, and its default export. */
+export interface CronSource {
+  present: boolean;
+  exported: unknown;
 }
 
 export interface RunnerOptions {
@@ -77,12 +77,16 @@ export class JobRunner {
   /** Jobs whose last attempt hit a database failure: not before this time. */
   private readonly backoff = new Map<string, { at: number; delay: number }>();
   private readonly opened = new WeakSet<Store>();
+  private readonly cronRunner: CronRunner;
 
   constructor(
     private readonly executor: () => JobExecutor | null,
     private readonly logger: Logger,
     private readonly options: RunnerOptions,
-  ) {}
+    private readonly crons: () => CronSource = () => ({ present: false, exported: undefined }),
+  ) {
+    this.cronRunner = new CronRunner(logger, () => this.wake(Date.now()));
+  }
 
   start(): void {
     this.renewTimer = setInterval(() => void this.renewLeases(), Math.max(50, this.options.leaseMs / 3));
@@ -159,9 +163,11 @@ export class JobRunner {
       await Promise.allSettled(this.running);
       if (due.length < BATCH) break;
     }
+    const source = this.crons();
+    const nextCron = await this.cronRunner.tick(executor, source.exported, source.present);
     const next = await store.read((tx) => nextDueTime(tx));
     const retry = Math.min(...[...this.backoff.values()].map((entry) => entry.at));
-    this.wake(Math.min(Date.now() + this.options.pollMs, next ?? Infinity, retry));
+    this.wake(Math.min(Date.now() + this.options.pollMs, next ?? Infinity, nextCron ?? Infinity, retry));
   }
 
   private async run(executor: JobExecutor, job: Job): Promise<void> {

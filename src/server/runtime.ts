@@ -18,6 +18,7 @@ import { listenForMetrics } from '../gateway/metrics-endpoint.js';
 import type { Server } from 'node:http';
 import { JobRunner, runnerOptionsFrom, type JobExecutor } from '../scheduler/runner.js';
 import { onJobScheduled } from '../scheduler/wake.js';
+import { openJobTables } from '../scheduler/job-table.js';
 
 // A running gateway: start, reload, stop. A reload checks and builds the
 // whole next generation off the request path, then swaps one reference; if
@@ -66,7 +67,10 @@ export class Runtime {
     private readonly env: Record<string, string | undefined>,
     private readonly listenOptions: { port: number; host: string },
   ) {
-    this.jobs = new JobRunner(() => jobExecutor(this.generation.backend), logger, runnerOptionsFrom(env));
+    this.jobs = new JobRunner(() => jobExecutor(this.generation.backend), logger, runnerOptionsFrom(env), () => {
+      const crons = this.generation.modules.modules.get('crons');
+      return { present: crons !== undefined, exported: crons?.default };
+    });
     this.stopWakes = onJobScheduled((time) => this.jobs.wake(time));
     this.jobs.start();
   }
@@ -109,6 +113,12 @@ export class Runtime {
       if (isEnvironmentError(error)) throw new StartupError(`cannot start ${describeBackend(config.backend)}: ${error.message}`, { cause: error });
       throw error;
     }
+    // The job tables exist before the first function can schedule into them.
+    const executor = jobExecutor(generation.backend);
+    if (executor) await openJobTables(executor.store).catch(async (error) => {
+      await resources.close();
+      throw error;
+    });
     const host = new HttpHost(generation.gateway, logger);
     if (config.metrics) processMetrics().countInFlight(() => host.inFlight.count);
     const listen = { port: options.port ?? config.server.port, host: options.host ?? config.server.host };

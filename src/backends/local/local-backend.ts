@@ -18,7 +18,7 @@ import { ANONYMOUS, type CallKind, type CallRequest, type CallResult, type Calle
 import type { Scheduler } from '../../functions/scheduler-types.js';
 import { actionScheduler } from '../../scheduler/schedule.js';
 import { jobScheduled } from '../../scheduler/wake.js';
-import type { JobExecutor } from '../../scheduler/runner.js';
+import type { JobExecutor } from '../../scheduler/executor.js';
 import { describeFailure, FunctionCallError } from './call-errors.js';
 import { ActionContext, MutationContext, QueryContext, type ContextHost } from './function-contexts.js';
 
