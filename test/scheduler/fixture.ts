@@ -96,6 +96,11 @@ export const hasScheduler = query(async (ctx) => 'scheduler' in ctx);
 
 export const runs = query(async (ctx) => (await ctx.db.query('runs').collect()).map((r) => ({ key: r.key, by: r.by ?? null })));
 
+export const runTimes = query({
+  args: { key: v.string() },
+  handler: async (ctx, { key }) => (await ctx.db.query('runs').withIndex('by_key', (q) => q.eq('key', key)).collect()).map((r) => ({ at: r._creationTime, by: r.by ?? null })),
+});
+
 export const viaHttp = httpAction(async (ctx, request) => {
   const { key } = await request.json();
   const id = await ctx.scheduler.runAfter(0, internal.jobs.record, { key });
@@ -139,4 +144,14 @@ export async function until(check: () => Promise<boolean>, timeoutMs: number, wh
     await sleep(100);
   }
   throw new Error(`timed out waiting for ${what}`);
+}
+
+/** functions/crons.ts running jobs:record every `seconds` under `key`. */
+export function cronsFile(jobs: { name: string; seconds: number; key: string }[]): string {
+  return `
+import { cronJobs, internal } from 'portico';
+const crons = cronJobs();
+${jobs.map((job) => `crons.interval(${JSON.stringify(job.name)}, { seconds: ${job.seconds} }, internal.jobs.record, { key: ${JSON.stringify(job.key)} });`).join('\n')}
+export default crons;
+`;
 }
