@@ -108,6 +108,53 @@ describe('rate limits in Redis', { skip }, () => {
   });
 });
 
+describe('Redis rate limits over several windows', { skip }, () => {
+  test('300 requests evenly over 25 s on two instances: no window allows more than 100, a full window allows at least 95', async () => {
+    const dir = await makeProject({ 'functions/h.ts': HANDLERS, 'routes.yaml': limited(`redis://${REDIS.host}:${REDIS.port}`) });
+    const [one, two] = await Promise.all([startGateway(dir), startGateway(dir)]);
+    try {
+      const key = randomUUID();
+      // Each allowed answer names its window by when it resets (now + t seconds).
+      const allowedByWindow = new Map<number, number>();
+      let refused = 0;
+      const started = Date.now();
+      const pending: Promise<void>[] = [];
+      for (let i = 0; i < 300; i++) {
+        const due = started + i * (25_000 / 300);
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const gw = i % 2 === 0 ? one : two;
+        pending.push(
+          get(gw.port, '/limited', { headers: { 'x-api-key': key } }).then((answer) => {
+            const t = Number(/;t=(\d+)/.exec(String(answer.headers.ratelimit))?.[1]);
+            if (answer.status === 429) return void refused++;
+            assert.equal(answer.status, 200);
+            const resetsAt = Math.round((Date.now() + t * 1000) / 2000);
+            allowedByWindow.set(resetsAt, (allowedByWindow.get(resetsAt) ?? 0) + 1);
+          }),
+        );
+      }
+      await Promise.all(pending);
+      const counts = [...allowedByWindow.entries()].sort(([a], [b]) => a - b).map(([, n]) => n);
+      // Adjacent buckets of the same window (a reset time rounded either way) are merged.
+      const windows: number[] = [];
+      let last = -Infinity;
+      for (const [at, n] of [...allowedByWindow.entries()].sort(([a], [b]) => a - b)) {
+        if (at - last <= 1) windows[windows.length - 1]! += n;
+        else windows.push(n);
+        last = at;
+      }
+      assert.ok(windows.length >= 3, `windows: ${windows.join(', ')} (buckets ${counts.join(', ')})`);
+      for (const n of windows) assert.ok(n <= 100, `a window allowed ${n}: ${windows.join(', ')}`);
+      assert.ok(windows[0]! >= 95 && windows[1]! >= 95, `full windows allowed ${windows[0]} and ${windows[1]}`);
+      assert.equal(windows.reduce((a, b) => a + b, 0) + refused, 300);
+    } finally {
+      await Promise.all([one.stop(), two.stop()]);
+      await removeProject(dir);
+    }
+  });
+});
+
 describe('Redis unreachable', { skip }, () => {
   test('fail open by default: requests are answered within the timeout, the outage logged once, and counting resumes after it', async () => {
     const relay = new RedisRelay();
