@@ -79,4 +79,6 @@ export interface HttpActionCtx extends ActionCtx {
   params: Record<string, string>;
   /** The query string as validated by the route's request.query schema; undefined without one. */
   query?: Record<string, unknown>;
+  /** The Koa ctx.state of the route's middleware; undefined on a route without middleware. */
+  state?: Record<string, unknown>;
 }

@@ -18,6 +18,8 @@ export class HttpActionContext implements HttpActionCtx {
   private storageContext: StorageContext | undefined;
   /** The query string as the route's request.query schema validated and coerced it. */
   query: Record<string, unknown> | undefined = undefined;
+  /** The Koa ctx.state the route's middleware filled. */
+  state: Record<string, unknown> | undefined = undefined;
 
   constructor(
     private readonly services: HttpActionServices,

@@ -131,7 +131,7 @@ function invoke(
     ctx.query = checked.query;
   }
   // What the route's Koa middleware put in ctx.state.
-  if (state !== undefined) (ctx as { state?: Record<string, unknown> }).state = state;
+  if (state !== undefined) ctx.state = state;
 
   // At the timeout the gateway answers 504 itself (or breaks a response
   // already streaming) and aborts request.signal; the handler's late answer
