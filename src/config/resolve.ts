@@ -69,7 +69,7 @@ function resolveRoute(
     rateLimit: effectiveRateLimit(raw.rateLimit, route.rateLimit),
     request: resolveRequestSchemas(route.request, dir),
     compression: effectiveCompression(raw.compression, route.compression),
-    middleware: route.proxy ? null : effectiveMiddleware(raw.middleware, route.middleware, dir),
+    middleware: effectiveMiddleware(raw.middleware, route.middleware, dir),
   };
 }
 

@@ -55,7 +55,7 @@ export function compileGateway(
       rateLimit: route.rateLimit ? new RateLimit(route.rateLimit, `${route.methods.join(',')} ${route.kind === 'prefix' ? `${route.path}*` : route.path}`, keySources, services.logger) : null,
       requestSchema: route.request ? new RequestSchema(route.request) : null,
       compression: route.compression && !route.proxy ? new Compression(route.compression) : null,
-      middleware: route.middleware && !route.proxy ? middlewareOf(services, route.middleware) : null,
+      middleware: route.middleware ? middlewareOf(services, route.middleware) : null,
       proxy: route.proxy ? new ProxyRoute({ config: route.proxy, routePath: route.path, isPrefix: route.kind === 'prefix', ownCors: route.cors !== null, logger: services.logger }) : null,
     };
     return { path: route.path, kind: route.kind, methods: route.methods, value: compiled };

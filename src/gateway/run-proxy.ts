@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { AuthError } from '../auth/authenticator.js';
-import { GatewayError } from '../http/errors.js';
+import { GatewayError, isGatewayError } from '../http/errors.js';
 import { challengeText } from '../http/header-values.js';
 import { forwardingFor } from '../http/forwarding.js';
 import type { CompiledRoute } from './compiled-route.js';
@@ -29,7 +29,10 @@ export function runProxy(
     if (close) closeAfterResponse(res);
     return answerGatewayError(res, exchange, error);
   };
-  const forward = () => proxy.forward(req, res, params, exchange, services.forwarding ?? DIRECT, fail);
+  const upstream = () => proxy.forward(req, res, params, exchange, services.forwarding ?? DIRECT, fail);
+  // The route's Koa middleware, after auth, around the upstream.
+  const middleware = route.middleware;
+  const forward = middleware === null ? upstream : () => middleware.run(req, res, exchange, upstream).then((result) => (isGatewayError(result) ? answerGatewayError(res, exchange, result) : result));
   if (!route.authRequired) return forward();
   return services.identityOf(req).get().then(
     (user) => (user !== null ? forward() : refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'), false)),

@@ -5,6 +5,8 @@
 // the top-level list and a route's own in order, `false` on a route, and a
 // reload that picks up an edited middleware file.
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { makeProject, removeProject, routesYaml, writeProject } from '../helpers/project.js';
@@ -137,6 +139,46 @@ middleware:
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     assert.equal(tag, 'v1-edited');
+  });
+});
+
+describe('middleware on a proxy route', () => {
+  test('the middleware runs around the upstream: a short-circuit never reaches it, an allowed request gets the middleware\'s headers with the upstream\'s answer', async () => {
+    let reached = 0;
+    const upstream = http.createServer((req, res) => {
+      reached++;
+      res.writeHead(200, { 'content-type': 'text/plain', 'x-upstream': 'yes' });
+      res.end(`upstream saw ${req.url}`);
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
+    const port = (upstream.address() as AddressInfo).port;
+    const dir = await makeProject({
+      'functions/h.ts': HANDLERS,
+      'middleware/audit.ts': AUDIT(''),
+      'routes.yaml': routesYaml(
+        `  - pathPrefix: /svc/
+    method: GET
+    proxy: { upstream: "http://127.0.0.1:${port}", stripPrefix: true }
+    middleware: [koa-helmet, ./middleware/audit.ts:guard]`,
+        'api: false',
+      ),
+    });
+    const gw = await startGateway(dir);
+    try {
+      const denied = await get(gw.port, '/svc/a');
+      assert.equal(denied.status, 403);
+      assert.equal(reached, 0, 'the upstream was reached for a refused request');
+      const allowed = await get(gw.port, '/svc/a', { headers: { 'x-key': 'open-sesame' } });
+      assert.equal(allowed.status, 200);
+      assert.equal(allowed.body, 'upstream saw /a');
+      assert.equal(allowed.headers['x-upstream'], 'yes');
+      assert.equal(allowed.headers['x-content-type-options'], 'nosniff');
+      assert.equal(reached, 1);
+    } finally {
+      await gw.stop();
+      upstream.close();
+      await removeProject(dir);
+    }
   });
 });
 
