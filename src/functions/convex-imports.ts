@@ -6,8 +6,8 @@ import type { Plugin } from 'esbuild';
 //    (from any depth: `../_generated/api`): what `npx convex dev` writes.
 //    They are answered whether or not the files exist, and instead of them
 //    when they do (those import the convex package's own builders);
-//  - `convex/server` and `convex/values`: the builders, httpRouter, `v` and
-//    ConvexError under Convex's names (`httpActionGeneric`, `anyApi`...).
+//  - `convex/server` and `convex/values`: the builders, httpRouter, cronJobs,
+//    `v` and ConvexError under Convex's names (`httpActionGeneric`, `anyApi`...).
 // Everything else of the convex package (`convex/browser`...) resolves from
 // the project's node_modules as usual.
 
@@ -18,12 +18,12 @@ const NAMESPACE = 'portico-convex';
 const BUILDERS = 'query, internalQuery, mutation, internalMutation, action, internalAction, httpAction, httpEndpoint';
 
 const SOURCES: Record<string, string> = {
-  'generated/server': `export { ${BUILDERS}, httpRouter } from 'portico';\n`,
+  'generated/server': `export { ${BUILDERS}, httpRouter, cronJobs } from 'portico';\n`,
   'generated/api': "export { api, internal } from 'portico';\nexport const components = Object.freeze({});\n",
   'generated/dataModel': 'export {};\n',
   'package/server': [
     'export {',
-    '  httpRouter, HttpRouter, ROUTABLE_HTTP_METHODS, makeFunctionReference, defineSchema, defineTable,',
+    '  httpRouter, HttpRouter, ROUTABLE_HTTP_METHODS, makeFunctionReference, defineSchema, defineTable, cronJobs,',
     '  httpAction as httpActionGeneric, httpEndpoint as httpEndpointGeneric,',
     '  query as queryGeneric, mutation as mutationGeneric, action as actionGeneric,',
     '  internalQuery as internalQueryGeneric, internalMutation as internalMutationGeneric, internalAction as internalActionGeneric,',

@@ -100,6 +100,13 @@ http.route({
 
 export default http;
 `,
+  'convex/crons.ts': `import { cronJobs } from "convex/server";
+import { internal } from "./_generated/api";
+
+const crons = cronJobs();
+crons.interval("say hello", { hours: 1 }, internal.messages.sendOne, { author: "cron", body: "hello" });
+export default crons;
+`,
   'convex/_generated/api.js': 'throw new Error("the _generated/api.js on disk was loaded");\n',
   'convex/_generated/server.js': 'throw new Error("the _generated/server.js on disk was loaded");\n',
 };
@@ -164,6 +171,13 @@ describe('a TypeScript Convex project: _generated imports, convex/server, convex
   test('v from convex/values checks the arguments: a number where a string is declared is refused', async () => {
     const client = new ConvexHttpClient(gateway.url);
     await assert.rejects(client.mutation(anyApi.messages!.send as any, { author: 'x', body: 42 }), /ArgumentValidationError|body/);
+  });
+
+  test('cronJobs from convex/server, naming an internal function through _generated/api', async () => {
+    const crons = await runCli(['crons', '-c', path.join(dir, 'routes.yaml'), '--format', 'json'], { cwd: dir });
+    assert.equal(crons.code, 0, crons.stdout + crons.stderr);
+    assert.match(crons.stdout, /say hello/);
+    assert.match(crons.stdout, /messages:sendOne/);
   });
 
   test('validate and routes see the router routes', async () => {
