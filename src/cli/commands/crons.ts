@@ -4,6 +4,7 @@ import { checkProject } from '../../server/check-project.js';
 import { describeSchedule, planCrons } from '../../scheduler/cron-runner.js';
 import { configFileOf, CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
 import { configMissing } from '../config-missing.js';
+import { CONVEX_OPTION, configFileWith } from '../convex-project.js';
 
 // portico crons [FILE] [-c FILE] [--format text|json]
 // Lists the cron jobs of functions/crons.ts: name, schedule (UTC), the
@@ -13,13 +14,13 @@ export const crons: Command = {
   name: 'crons',
   summary: 'list the cron jobs of functions/crons.ts with their schedules and next runs',
   usage: 'portico crons [FILE] [options]',
-  options: [CONFIG_OPTION, { name: 'format', type: 'string', value: 'FORMAT', default: 'text', description: 'text (an aligned table) or json (one object per job)' }],
+  options: [CONFIG_OPTION, CONVEX_OPTION, { name: 'format', type: 'string', value: 'FORMAT', default: 'text', description: 'text (an aligned table) or json (one object per job)' }],
   exitCodes: ['1  the project or its crons.ts has errors'],
   async run(argv, io) {
     const { values, positionals } = parse(argv, crons.options, true);
     const format = (values.format as string | undefined) ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`);
-    const file = configFileOf(values, positionals);
+    const file = configFileWith(values.convex, configFileOf(values, positionals), values.config !== undefined || positionals.length > 0, io.cwd);
     const missing = await configMissing(file, io);
     if (missing) {
       io.err(missing);
