@@ -20,7 +20,7 @@ export const LEVELS = [
   ['cli'],
   ['server'],
   ['gateway', 'api', 'dashboard'],
-  ['routing', 'cors', 'backends', 'proxy', 'openapi', 'policies'],
+  ['routing', 'cors', 'backends', 'proxy', 'openapi', 'policies', 'codegen'],
   ['functions', 'storage', 'auth', 'scheduler'],
   ['database'],
   ['config', 'http', 'values', 'log', 'metrics'],

@@ -20,6 +20,7 @@ const COMMANDS: Entry[] = [
   { name: 'serve', summary: 'start the gateway and print the URL it listens on', load: async () => (await import('./commands/serve.js')).serve },
   { name: 'validate', summary: 'check routes.yaml files and their handlers without starting anything', load: async () => (await import('./commands/validate.js')).validate },
   { name: 'routes', summary: 'print the compiled route table', load: async () => (await import('./commands/routes.js')).routes },
+  { name: 'codegen', summary: 'write functions/_generated/ (typed api, dataModel and server builders)', load: async () => (await import('./commands/codegen.js')).codegen },
   { name: 'crons', summary: 'list the cron jobs of functions/crons.ts with their schedules and next runs', load: async () => (await import('./commands/crons.js')).crons },
   { name: 'openapi', summary: 'print the OpenAPI 3.1 document of the routes and public functions', load: async () => (await import('./commands/openapi.js')).openapi },
   { name: 'diff', summary: 'compare two configs and mark breaking changes (exit 1 when there is one)', load: async () => (await import('./commands/diff.js')).diff },
