@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import type { Dispatcher } from 'undici';
 import type { ProxyConfig } from '../config/types.js';
@@ -205,15 +204,32 @@ export class ProxyRoute {
       res.end();
       return statusCode;
     }
-    try {
-      await pipeline(body, res);
-    } catch (error) {
-      if (gone.aborted || (res.destroyed && !isUpstreamError(error))) return clientGone(res);
-      // The upstream broke off mid-body: the client must not take a short body for a whole one.
-      this.failed(upstream, failureKind(error), error, exchange.requestId);
-      res.destroy();
-    }
-    return statusCode;
+    // body.pipe(res) with its ends watched by hand: stream.pipeline costs an
+    // AbortController per call, and aborts it when done.
+    return new Promise<number>((resolve) => {
+      let settled = false;
+      const settle = (status: number) => {
+        if (settled) return;
+        settled = true;
+        resolve(status);
+      };
+      body.on('error', (error: Error) => {
+        if (settled) return;
+        if (gone.aborted) return settle(clientGone(res));
+        // The upstream broke off mid-body: the client must not take a short body for a whole one.
+        this.failed(upstream, failureKind(error), error, exchange.requestId);
+        res.destroy();
+        settle(statusCode);
+      });
+      res.once('finish', () => settle(statusCode));
+      res.once('close', () => {
+        if (settled) return;
+        // The client left before the whole answer was written.
+        body.destroy();
+        settle(clientGone(res));
+      });
+      body.pipe(res);
+    });
   }
 
   private failed(upstream: Upstream, kind: FailureKind, error: unknown, requestId: string): void {
@@ -270,11 +286,6 @@ function failureKind(error: unknown): FailureKind {
   if (code !== undefined && REFUSED.has(code)) return 'refused';
   if (code !== undefined && TIMED_OUT.has(code)) return 'timeout';
   return 'broken';
-}
-
-function isUpstreamError(error: unknown): boolean {
-  const code = (error as { code?: string })?.code;
-  return typeof code === 'string' && code.startsWith('UND_ERR_');
 }
 
 function describe(error: unknown): string {
