@@ -156,6 +156,11 @@ export class Runtime {
     return this.generation.config;
   }
 
+  /** The function modules being served. */
+  get modules() {
+    return this.generation.modules;
+  }
+
   /**
    * The gateway as a Koa middleware, for an existing Koa app. Storage URLs
    * use server.publicUrl, so set it when embedding.

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { runCli } from '../helpers/gateway.js';
+import { runCli, startGateway } from '../helpers/gateway.js';
 import { makeProject, removeProject, ROOT } from '../helpers/project.js';
 
 // `portico codegen` writes functions/_generated/, and the TypeScript
@@ -141,7 +141,7 @@ describe('portico codegen', () => {
 
   test('writes api, dataModel and server into functions/_generated; --check says when they are stale', async () => {
     const stale = await runCli(['codegen', '-c', path.join(dir, 'routes.yaml'), '--check'], { cwd: dir });
-    assert.equal(stale.code, 1);
+    assert.equal(stale.code, 1, stale.stderr);
     assert.match(stale.stderr, /functions\/_generated is out of date/);
     const written = await runCli(['codegen', '-c', path.join(dir, 'routes.yaml')], { cwd: dir });
     assert.equal(written.code, 0, written.stderr);
@@ -179,5 +179,26 @@ describe('portico codegen', () => {
     assert.match(stale.stderr, /api\.d\.ts/);
     assert.equal((await runCli(['codegen', '-c', path.join(dir, 'routes.yaml')], { cwd: dir })).code, 0);
     assert.match(await readFile(path.join(dir, 'functions/_generated/api.d.ts'), 'utf8'), /extra: \{\n\s+count: FunctionReference<"query", "public", .*>;/);
+  });
+
+  test('validate warns about a stale _generated; dev rewrites it on change', async () => {
+    await writeFile(path.join(dir, 'functions/later.ts'), `import { query } from './_generated/server';\nexport const one = query(async () => 1);\n`);
+    const validated = await runCli(['validate', '-c', path.join(dir, 'routes.yaml')], { cwd: dir });
+    assert.equal(validated.code, 0, 'a stale folder is a warning, not an error');
+    assert.match(validated.stdout, /_generated\/api\.d\.ts:1:1: warning: _generated\/api\.d\.ts is out of date with the functions: run portico codegen \[codegen\/stale\]/);
+
+    const gateway = await startGateway(dir, { command: 'dev' });
+    try {
+      const api = path.join(dir, 'functions/_generated/api.d.ts');
+      const deadline = Date.now() + 20_000;
+      while (!/later: \{/.test(await readFile(api, 'utf8')) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.match(await readFile(api, 'utf8'), /later: \{/, 'dev wrote the stale file at start');
+      await writeFile(path.join(dir, 'functions/later.ts'), `import { query } from './_generated/server';\nexport const one = query(async () => 1);\nexport const two = query(async () => 2);\n`);
+      while (!/two: FunctionReference/.test(await readFile(api, 'utf8')) && Date.now() < deadline + 10_000) await new Promise((resolve) => setTimeout(resolve, 200));
+      assert.match(await readFile(api, 'utf8'), /two: FunctionReference<"query"/, 'and again after a change');
+    } finally {
+      await gateway.stop();
+    }
+    assert.equal((await runCli(['validate', '-c', path.join(dir, 'routes.yaml')], { cwd: dir })).stdout.includes('codegen/stale'), false);
   });
 });

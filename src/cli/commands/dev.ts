@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { refreshGenerated } from '../../codegen/stale-check.js';
 import { EXIT, type Command } from '../command.js';
 import { parseServeOptions, SERVE_OPTIONS } from '../serve-options.js';
 import { watchProject } from '../watch-project.js';
@@ -25,6 +26,13 @@ export const dev: Command = {
     const runtime = await startOrReport(options, io);
     if (!runtime) return EXIT.failed;
     let timer: NodeJS.Timeout | undefined;
+    // functions/_generated follows the code, in projects that use it.
+    const refresh = () =>
+      refreshGenerated(runtime.modules).then(
+        (written) => written.length > 0 && io.err(`portico: wrote ${written.join(', ')}\n`),
+        (error: Error) => io.err(`portico: functions/_generated: ${error.message}\n`),
+      );
+    await refresh();
     const changed = () => {
       clearTimeout(timer);
       timer = setTimeout(async () => {
@@ -32,6 +40,7 @@ export const dev: Command = {
         io.err(result.ok ? `portico: reloaded (${result.summary})\n` : 'portico: change refused, the previous version keeps serving (see the log)\n');
         // routes.yaml may have moved the functions folder.
         if (result.ok) watch.follow(runtime.config.functionsDir);
+        if (result.ok) await refresh();
       }, DEBOUNCE_MS);
     };
     const watch = watchProject(options.configFile, runtime.config.functionsDir, changed, (error) => io.err(`portico: watching: ${error.message}\n`));

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { formatGithub, formatJson, formatText, type Diagnostic, type FileSummary } from '../../config/diagnostics.js';
 import { checkProject } from '../../server/check-project.js';
+import { staleGeneratedDiagnostics } from '../../codegen/stale-check.js';
 import { EXIT, parse, UsageError, type Command } from '../command.js';
 import { configMissing } from '../config-missing.js';
 import { CONVEX_OPTION, convexConfigFile } from '../convex-project.js';
@@ -49,6 +50,7 @@ export const validate: Command = {
       const absolute = path.resolve(io.cwd, file);
       const check = await checkProject(absolute, { env: io.env, envOptional: values['env-optional'] === true });
       diagnostics.push(...check.diagnostics);
+      if (check.modules) diagnostics.push(...(await staleGeneratedDiagnostics(check.modules)));
       const blocked = !check.config && !check.diagnostics.some((d) => d.file === absolute && d.severity === 'error');
       summaries.push(check.config ? { file: absolute, routes: check.config.routes.length } : { file: absolute, blocked });
     }
