@@ -12,7 +12,7 @@ interface ValidatorShape {
   members?: ValidatorShape[];
 }
 
-export function typeOfValidator(validator: unknown, indent = ''): string {
+function typeOfValidator(validator: unknown, indent = ''): string {
   const shape = validator as ValidatorShape | null;
   if (!shape || typeof shape !== 'object' || typeof shape.kind !== 'string') return 'any';
   switch (shape.kind) {

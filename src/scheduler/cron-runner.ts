@@ -16,7 +16,7 @@ import type { JobExecutor } from './executor.js';
 // and logged, not caught up. The rows follow functions/crons.ts: a reload
 // adds, updates and removes them by name.
 
-export const CRONS_TABLE = '_cron_jobs';
+const CRONS_TABLE = '_cron_jobs';
 const BY_NAME: IndexSpec = { name: 'by_name', fields: ['name'] };
 const WRITE = { timeoutMs: 30_000 };
 const DAY_NUMBERS = { sunday: 0, monday: 1, tuesday: 2, wednesday: 3, thursday: 4, friday: 5, saturday: 6 };
@@ -43,7 +43,7 @@ interface CronRow {
 }
 
 /** The five-field expression a calendar schedule stands for. */
-export function cronExpression(schedule: Exclude<CronSchedule, { type: 'interval' }>): string {
+function cronExpression(schedule: Exclude<CronSchedule, { type: 'interval' }>): string {
   switch (schedule.type) {
     case 'hourly':
       return `${schedule.minuteUTC} * * * *`;

@@ -27,7 +27,7 @@ export interface CronJob {
 type Reference = string | object;
 type Args = Record<string, any>;
 
-export const CRONS_MARK = Symbol.for('portico.crons');
+const CRONS_MARK = Symbol.for('portico.crons');
 
 function integer(value: unknown, min: number, max: number, message: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) throw new Error(message);

@@ -57,7 +57,7 @@ export async function isJobId(tx: ReadTx, id: unknown): Promise<boolean> {
   return number !== null && (await tx.tableName(number)) === JOBS_TABLE;
 }
 
-export function decodeJob(stored: StoredDocument): Job {
+function decodeJob(stored: StoredDocument): Job {
   const fields = JSON.parse(stored.json) as { name: string; args: JSONValue[]; scheduledTime: number; completedTime?: number; state: JobState };
   const job: Job = { id: stored.id, creationTime: stored.creationTime, name: fields.name, args: fields.args[0] ?? {}, scheduledTime: fields.scheduledTime, state: fields.state };
   if (fields.completedTime !== undefined) job.completedTime = fields.completedTime;
@@ -109,6 +109,23 @@ export async function dueJobs(tx: ReadTx, now: number, limit: number): Promise<J
     limit,
   });
   return rows.map(decodeJob);
+}
+
+/** Finished jobs (success, failed, canceled) completed before `cutoff`: Convex keeps them 7 days. */
+export async function finishedBefore(tx: ReadTx, cutoff: number, limit: number): Promise<Job[]> {
+  const found: Job[] = [];
+  for (const kind of ['canceled', 'failed', 'success']) {
+    // scheduledTime <= completedTime, so the rows to look at are those scheduled before the cutoff.
+    const rows = await tx.scan({
+      table: JOBS_TABLE,
+      index: BY_STATE.name,
+      range: { lower: encodeKey([kind]), lowerInclusive: true, upper: encodeKey([kind, cutoff]), upperInclusive: false },
+      order: 'asc',
+      limit,
+    });
+    for (const job of rows.map(decodeJob)) if ((job.completedTime ?? Infinity) < cutoff) found.push(job);
+  }
+  return found;
 }
 
 /** The earliest pending job's scheduled time, or null. */

@@ -3,6 +3,8 @@ import { DatabaseUnavailableError, type Store } from '../database/store.js';
 import {
   dueJobs,
   expiredLeases,
+  finishedBefore,
+  JOBS_TABLE,
   insertLease,
   LEASES_TABLE,
   lockJob,
@@ -46,6 +48,8 @@ export interface RunnerOptions {
   leaseMs: number;
   /** Jobs run at the same time by this instance. */
   concurrency: number;
+  /** How long finished jobs stay in _scheduled_functions. */
+  retentionMs: number;
 }
 
 export function runnerOptionsFrom(env: Record<string, string | undefined>): RunnerOptions {
@@ -55,6 +59,7 @@ export function runnerOptionsFrom(env: Record<string, string | undefined>): Runn
   };
   return {
     pollMs: number('PORTICO_SCHEDULER_POLL_MS', 1000),
+    retentionMs: number('PORTICO_SCHEDULER_RETENTION_MS', 7 * 24 * 3600_000),
     leaseMs: number('PORTICO_SCHEDULER_LEASE_MS', 30_000),
     concurrency: number('PORTICO_SCHEDULER_CONCURRENCY', 16),
   };
@@ -147,6 +152,7 @@ export class JobRunner {
       this.opened.add(store);
     }
     await this.sweep(store);
+    await this.collect(store);
     for (;;) {
       if (this.stopped) return;
       const now = Date.now();
@@ -259,6 +265,20 @@ export class JobRunner {
     } catch (error) {
       this.logger.warn({ event: 'scheduler-error', err: error }, `scheduler: could not renew the leases of running actions: ${(error as Error)?.message ?? error}`);
     }
+  }
+
+  private lastCollect = 0;
+
+  /** Deletes finished jobs past their retention (looked for at most once a minute, a batch at a time). */
+  private async collect(store: Store): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastCollect < Math.min(60_000, this.options.retentionMs)) return;
+    this.lastCollect = now;
+    const old = await store.read((tx) => finishedBefore(tx, now - this.options.retentionMs, BATCH));
+    if (old.length === 0) return;
+    await store.write(async (tx) => {
+      for (const job of old) await tx.delete(JOBS_TABLE, job.id);
+    }, WRITE);
   }
 
   /** Actions whose instance stopped renewing their lease: failed, never run again. */

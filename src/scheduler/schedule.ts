@@ -12,9 +12,9 @@ import { insertJob, isJobId, lockJob, readJob, setJobState, type Job } from './j
 // commit at once. Checks and messages are Convex's.
 
 /** Convex's limits per mutation (TRANSACTION_MAX_NUM_SCHEDULED, ..._ARGS_SIZE). */
-export const MAX_SCHEDULED_PER_MUTATION = 1000;
+const MAX_SCHEDULED_PER_MUTATION = 1000;
 const WARN_SCHEDULED_PER_MUTATION = 950;
-export const MAX_SCHEDULED_ARGS_BYTES = 16 * 1024 * 1024;
+const MAX_SCHEDULED_ARGS_BYTES = 16 * 1024 * 1024;
 const FIVE_YEARS_MS = 5 * 366 * 24 * 3600 * 1000;
 const INVALID_ID = "Invalid scheduled function ID. The ID must be an ID on the '_scheduled_functions' table.";
 
@@ -28,12 +28,12 @@ export interface SchedulerHost {
 }
 
 /** The error a function sees for a bad schedule call: its message is the user's to read. */
-export class ScheduleError extends Error {
+class ScheduleError extends Error {
   override name = 'ScheduleError';
 }
 
 /** Convex's name of a schedulable target, "module.js:export"; throws when there is no such function. */
-export function targetName(host: SchedulerHost, reference: unknown): string {
+function targetName(host: SchedulerHost, reference: unknown): string {
   let parsed;
   try {
     parsed = parseFunctionName(functionNameOf(reference));

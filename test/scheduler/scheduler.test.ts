@@ -137,3 +137,20 @@ describe('ctx.scheduler (SQLite)', () => {
     await gateway.waitForLog((line) => String(line.msg).includes('Many functions scheduled by this mutation (actual: 950, limit: 1000)'), 5000);
   });
 });
+
+describe('retention of finished jobs', () => {
+  test('finished jobs are deleted once their retention has passed; pending ones stay', async () => {
+    const dir = await makeProject({ 'routes.yaml': schedulerRoutes('./.data/db.sqlite'), ...SCHEDULER_FILES });
+    const gateway = await startGateway(dir, { env: { PORTICO_SCHEDULER_POLL_MS: '200', PORTICO_SCHEDULER_RETENTION_MS: '1500' } });
+    try {
+      const [done] = await value(gateway.url, 'mutation', 'jobs:schedule', { delayMs: 0, key: 'short-lived' });
+      const [pending] = await value(gateway.url, 'mutation', 'jobs:schedule', { delayMs: 3_600_000, key: 'far-off' });
+      await until(async () => (await value(gateway.url, 'query', 'jobs:job', { id: done }))?.state.kind === 'success', 10_000, 'the job to run');
+      await until(async () => (await value(gateway.url, 'query', 'jobs:job', { id: done })) === null, 15_000, 'the finished job to be deleted');
+      assert.deepEqual((await value(gateway.url, 'query', 'jobs:job', { id: pending })).state, { kind: 'pending' });
+    } finally {
+      await gateway.stop();
+      await removeProject(dir);
+    }
+  });
+});
