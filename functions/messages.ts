@@ -1,4 +1,4 @@
-import { api, httpAction, mutation, query, v } from 'portico';
+import { api, httpAction, internal, internalMutation, mutation, query, v } from 'portico';
 
 // Data functions: callable from HTTP actions (ctx.runQuery / runMutation)
 // and from clients over the function API (ConvexHttpClient).
@@ -6,7 +6,26 @@ import { api, httpAction, mutation, query, v } from 'portico';
 export const sendMessage = mutation({
   args: { author: v.string(), body: v.string() },
   handler: async (ctx, { author, body }) => {
+    const first = (await ctx.db.query('messages').withIndex('by_author', (q) => q.eq('author', author)).first()) === null;
+    // A welcome a minute after an author's first message. Scheduled in this
+    // mutation's transaction: if the insert fails, no welcome is sent.
+    if (first) await ctx.scheduler.runAfter(60_000, internal.messages.welcome, { author });
     return ctx.db.insert('messages', { author, body, format: 'text' });
+  },
+});
+
+export const welcome = internalMutation({
+  args: { author: v.string() },
+  handler: (ctx, { author }) => ctx.db.insert('messages', { author: 'Portico', body: `Welcome, ${author}!`, format: 'text' }),
+});
+
+/** Run daily by functions/crons.ts. */
+export const dailyCount = internalMutation({
+  args: {},
+  handler: async (ctx) => {
+    const count = (await ctx.db.query('messages').collect()).length;
+    console.log(`${count} messages so far`);
+    return count;
   },
 });
 
