@@ -1,22 +1,23 @@
-import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from '../config/diagnostics.js';
 import type { LoadedModules } from '../functions/loader.js';
-import { GENERATED_DIR } from './generate.js';
+import { GENERATED_DIR, GENERATED_MARK } from './generate.js';
 import { staleGeneratedFiles, writeGeneratedFiles } from './write.js';
 
 // A project that uses functions/_generated/ (it ran `portico codegen` once)
 // keeps it in step with its functions: `validate` warns when it is stale,
-// `dev` rewrites it after each reload. Projects without the folder are left
-// alone.
+// `dev` rewrites it after each reload. Projects without the folder, or whose
+// folder another tool wrote (`npx convex codegen`), are left alone.
 
-function usesCodegen(modules: LoadedModules): boolean {
-  return existsSync(path.join(modules.functionsDir, GENERATED_DIR, 'api.d.ts'));
+async function usesCodegen(modules: LoadedModules): Promise<boolean> {
+  const api = await readFile(path.join(modules.functionsDir, GENERATED_DIR, 'api.d.ts'), 'utf8').catch(() => '');
+  return api.includes(GENERATED_MARK);
 }
 
 /** A warning per stale generated file, for `portico validate`. */
 export async function staleGeneratedDiagnostics(modules: LoadedModules): Promise<Diagnostic[]> {
-  if (!usesCodegen(modules)) return [];
+  if (!(await usesCodegen(modules))) return [];
   const stale = await staleGeneratedFiles(modules);
   return stale.map((relative) => ({
     file: path.join(modules.functionsDir, relative),
@@ -30,5 +31,5 @@ export async function staleGeneratedDiagnostics(modules: LoadedModules): Promise
 
 /** Rewrites functions/_generated/ when the project uses it; returns the files written. */
 export async function refreshGenerated(modules: LoadedModules): Promise<string[]> {
-  return usesCodegen(modules) ? writeGeneratedFiles(modules) : [];
+  return (await usesCodegen(modules)) ? writeGeneratedFiles(modules) : [];
 }

@@ -201,4 +201,20 @@ describe('portico codegen', () => {
     }
     assert.equal((await runCli(['validate', '-c', path.join(dir, 'routes.yaml')], { cwd: dir })).stdout.includes('codegen/stale'), false);
   });
+
+  test("a _generated folder another tool wrote (npx convex codegen) is not reported or rewritten", async () => {
+    const other = await makeProject({
+      'routes.yaml': FILES['routes.yaml']!,
+      'functions/notes.ts': `import { query } from 'portico';\nexport const all = query(async () => []);\n`,
+      'functions/_generated/api.d.ts': '/* written by another tool */\nexport declare const api: any;\n',
+    });
+    try {
+      const validated = await runCli(['validate', '-c', path.join(other, 'routes.yaml')], { cwd: other });
+      assert.equal(validated.code, 0, validated.stderr);
+      assert.doesNotMatch(validated.stdout, /codegen\/stale/);
+      assert.equal(await readFile(path.join(other, 'functions/_generated/api.d.ts'), 'utf8'), '/* written by another tool */\nexport declare const api: any;\n');
+    } finally {
+      await removeProject(other);
+    }
+  });
 });
