@@ -67,6 +67,15 @@ export const scheduleActions = mutation({
   },
 });
 
+export const scheduleBig = mutation({
+  args: { count: v.number(), size: v.number() },
+  handler: async (ctx, { count, size }) => {
+    const payload = 'x'.repeat(size);
+    for (let i = 0; i < count; i++) await ctx.scheduler.runAfter(3_600_000, internal.jobs.record, { key: payload });
+    return count;
+  },
+});
+
 export const scheduleRaw = mutation({
   args: { delayMs: v.any(), fn: v.string(), args: v.any() },
   handler: (ctx, { delayMs, fn, args }) => ctx.scheduler.runAfter(delayMs, fn, args),

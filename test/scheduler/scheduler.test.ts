@@ -126,6 +126,15 @@ describe('ctx.scheduler (SQLite)', () => {
     assert.match(notATime.errorMessage!, /The invoke time must a Date or a timestamp/);
   });
 
+  test('the arguments scheduled by one mutation are limited to 16 MiB in all', async () => {
+    const countBefore = ((await value(gateway.url, 'query', 'jobs:jobs')) as unknown[]).length;
+    assert.equal(await value(gateway.url, 'mutation', 'jobs:scheduleBig', { count: 15, size: 1024 * 1024 }), 15, '15 MiB is fine');
+    const tooBig = await callApi(gateway.url, 'mutation', 'jobs:scheduleBig', { count: 17, size: 1024 * 1024 });
+    assert.equal(tooBig.status, 'error');
+    assert.match(tooBig.errorMessage!, /Too large total size of the arguments of scheduled functions from this mutation \(actual: \d+ bytes, limit: 16777216 bytes\)/);
+    assert.equal(((await value(gateway.url, 'query', 'jobs:jobs')) as unknown[]).length, countBefore + 15, 'the failed mutation scheduled nothing');
+  });
+
   test('1000 schedules in one mutation are fine; the 1001st fails the mutation and schedules nothing', async () => {
     const countBefore = ((await value(gateway.url, 'query', 'jobs:jobs')) as unknown[]).length;
     const tooMany = await callApi(gateway.url, 'mutation', 'jobs:schedule', { delayMs: 3_600_000, key: 'many', count: 1001 });
