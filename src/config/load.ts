@@ -13,6 +13,7 @@ import { lintRoutes } from './lint-routes.js';
 import { lintProxy } from './lint-proxy.js';
 import { lintPolicies } from './lint-policies.js';
 import { lintFunctionsDir, lintSettings } from './lint-settings.js';
+import { lintTls } from './lint-tls.js';
 import { record, type RawConfig } from './raw.js';
 import { resolveConfig } from './resolve.js';
 import { validateConfig } from './schema.js';
@@ -73,7 +74,7 @@ export async function loadConfig(file: string, options: LoadOptions = {}): Promi
   lintCors(config, lintReport);
   lintProxy(config, lintReport);
   lintPolicies(config, dir, lintReport);
-  const [functionsDir] = await Promise.all([lintFunctionsDir(config, dir, lintReport), lintSettings(config, dir, env, lintReport)]);
+  const [functionsDir] = await Promise.all([lintFunctionsDir(config, dir, lintReport), lintSettings(config, dir, env, lintReport), lintTls(config, dir, lintReport)]);
   if (functionsDir && options.inspectHandler) await lintHandlers(config, functionsDir, options.inspectHandler, lintReport);
 
   // A scalar whose ${...} failed keeps its raw text; whatever the schema and

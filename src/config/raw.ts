@@ -2,6 +2,8 @@
 // allows. Resolution reads it only once validation passed; the linters read it
 // before that too, so they go through the guards below and never trust it.
 
+import type { RawTls } from './tls-config.js';
+
 export type RawSize = number | string;
 export type RawDuration = number | string;
 
@@ -68,6 +70,8 @@ export interface RawConfig {
     maxConnections?: number;
     maxConnectionsPerClient?: number;
     trustProxy?: boolean | number | string | string[];
+    tls?: RawTls;
+    http2?: boolean;
   };
   limits?: { body?: RawSize; response?: RawSize; timeout?: RawDuration };
   backend?: { kind?: 'local' | 'remote'; database?: string; pool?: number; url?: string; adminKey?: string };

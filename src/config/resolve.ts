@@ -9,6 +9,7 @@ import { portFromEnv, type Env } from './env.js';
 import { canonicalJson, deepFreeze, sha256 } from './freeze.js';
 import { isPostgresUrl, type RawConfig, type RawDuration, type RawRoute, type RawSize } from './raw.js';
 import { resolveProxy } from './resolve-proxy.js';
+import { resolveHttp2, resolveTls } from './tls-config.js';
 import { effectiveCompression, effectiveMiddleware, effectiveRateLimit, resolveRequestSchemas } from './policies.js';
 import { DEFAULTS, type BackendConfig, type HttpMethod, type PorticoConfig, type RouteConfig } from './types.js';
 
@@ -106,6 +107,8 @@ export function resolveConfig(raw: RawConfig, { file, env }: ResolveContext): Po
       maxConnections: server.maxConnections ?? DEFAULTS.maxConnections,
       maxConnectionsPerClient: server.maxConnectionsPerClient ?? null,
       trustProxy: typeof server.trustProxy === 'string' ? [server.trustProxy] : Array.isArray(server.trustProxy) ? [...server.trustProxy] : (server.trustProxy ?? false),
+      tls: resolveTls(server.tls, dir),
+      http2: resolveHttp2(server.http2, server.tls !== undefined),
     },
     limits,
     backend: resolveBackend(raw, dir),

@@ -70,6 +70,12 @@ export const RULES = {
   'config/malformed-url': { severity: 'error', description: 'A URL (publicUrl, backend url, postgres URL, JWKS URL) cannot be parsed or has parts it must not have.' },
   'config/missing-file': { severity: 'error', description: 'A file the config names (such as a JWKS file) does not exist.' },
   'config/ignored-key': { severity: 'warning', description: 'A key that has no effect with the chosen settings.' },
+  'tls/unreadable': { severity: 'error', description: 'A server.tls file (cert, key or ca) does not exist or cannot be read.' },
+  'tls/invalid': { severity: 'error', description: 'A server.tls file is not PEM, does not parse, or the key does not open with the passphrase.' },
+  'tls/mismatch': { severity: 'error', description: 'server.tls.key is not the private key of the certificate in server.tls.cert.' },
+  'tls/expired': { severity: 'error', description: 'The certificate in server.tls.cert has expired or is not valid yet.' },
+  'tls/expiring': { severity: 'warning', description: 'The certificate in server.tls.cert expires within 30 days.' },
+  'tls/redirect-port': { severity: 'error', description: 'server.tls.redirectPort is the same port as server.port.' },
   'config/trust-proxy': { severity: 'error', description: 'server.trustProxy names something that is not an IP address, a CIDR range or a known range name (loopback, linklocal, uniquelocal).' },
 } as const satisfies Record<string, RuleInfo>;
 

@@ -3,6 +3,7 @@
 // downstream of src/config reads this shape, never the raw YAML.
 
 import type { CompressionPolicy, MiddlewareSpec, RateLimitPolicy, RequestSchemas } from './policies.js';
+import type { TlsConfig } from './tls-config.js';
 
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
@@ -105,6 +106,10 @@ export interface PorticoConfig {
     maxConnectionsPerClient: number | null;
     /** false, true (every hop), a hop count, or the addresses/CIDRs of trusted proxies. */
     trustProxy: boolean | number | string[];
+    /** https on server.port; null: plain HTTP. */
+    tls: TlsConfig | null;
+    /** HTTP/2 offered by ALPN beside HTTP/1.1; only with tls. */
+    http2: boolean;
   };
   limits: { body: number; response: number; timeoutMs: number };
   backend: BackendConfig;

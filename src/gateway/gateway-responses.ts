@@ -4,6 +4,7 @@ import { HANDLER_FAILURE_STATUS, type GatewayError } from '../http/errors.js';
 import { answerHeaders, type Exchange } from './exchange.js';
 import { handlerErrorBody } from './handler-errors.js';
 import { writeHeadSafely } from '../http/header-values.js';
+import { endStreamAfterAnswer, isHttp2 } from '../http/http2-stream.js';
 
 // The answers the gateway writes itself (404, 405, 413, 504, preflights...).
 // They go straight to the Node response: no Response object, no streams.
@@ -47,6 +48,7 @@ export function writeGatewayError(res: ServerResponse, error: GatewayError, head
  * buffered) until it stops, or for at most LINGER_MS, then it closes.
  */
 export function closeAfterResponse(res: ServerResponse): void {
+  if (isHttp2(res)) return endStreamAfterAnswer(res);
   res.shouldKeepAlive = false;
   const socket = res.socket ?? res.req?.socket;
   if (!socket || (socket as { [LINGERING]?: boolean })[LINGERING]) return;

@@ -5,6 +5,15 @@ import type { Gateway } from '../gateway/gateway.js';
 import type { PorticoConfig } from '../config/types.js';
 import { markExpectsContinue } from '../http/request-body.js';
 import { answerClientError, answerConnect } from './unparsable-requests.js';
+import { createRedirectServer, TlsFront } from './listeners.js';
+import type { SecureContextOptions } from 'node:tls';
+
+/** server.tls, loaded: the secure context and what the listener offers. */
+export interface HostTls {
+  secure: SecureContextOptions;
+  http2: boolean;
+  redirectPort: number | null;
+}
 
 // The HTTP server that hosts a gateway. The request listener reads the
 // current Gateway once per request, which is what makes a reload atomic: a
@@ -44,10 +53,14 @@ export class HttpHost implements GatewayHolder {
   // Open connections, to reach the responses in progress when a stop begins
   // (tracked per connection, not per request, to keep the hot path bare).
   private readonly sockets = new Set<Socket>();
+  /** With server.tls: the TLS listener in front of `server` (which then never listens itself). */
+  private readonly front: TlsFront | null = null;
+  private redirect: http.Server | null = null;
 
   constructor(
     public current: Gateway,
     private readonly logger: Logger,
+    private readonly tls: HostTls | null = null,
   ) {
     const { inFlight } = this;
     const callback = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -65,8 +78,18 @@ export class HttpHost implements GatewayHolder {
     this.server.maxConnections = current.config.server.maxConnections;
     const perClient = current.config.server.maxConnectionsPerClient;
     const byClient = new Map<string, number>();
+    const admit = (socket: Socket) => perClient === null || this.admitClient(socket, perClient, byClient);
+    if (tls) {
+      const checkContinue = (req: http.IncomingMessage, res: http.ServerResponse) => {
+        markExpectsContinue(req);
+        callback(req, res);
+      };
+      this.front = new TlsFront(this.server, callback, { secure: tls.secure, http2: tls.http2, admit, checkContinue, idleTimeoutMs: current.config.server.keepAliveTimeoutMs });
+      this.front.maxConnections = current.config.server.maxConnections;
+    }
     this.server.on('connection', (socket: Socket) => {
-      if (perClient !== null && !this.admitClient(socket, perClient, byClient)) return;
+      // Behind the TLS listener, its raw connection was the one admitted.
+      if (!this.front && !admit(socket)) return;
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
@@ -104,7 +127,43 @@ export class HttpHost implements GatewayHolder {
     return true;
   }
 
-  listen(port: number, host: string): Promise<AddressInfo> {
+  /** `https` with server.tls. */
+  get scheme(): 'http' | 'https' {
+    return this.front ? 'https' : 'http';
+  }
+
+  /** Certificate rotation: new connections get `secure`, open ones are left as they are. */
+  setSecureContext(secure: SecureContextOptions): void {
+    if (!this.front) throw new Error('server.tls is not on: no certificate to rotate');
+    this.front.setSecureContext(secure);
+  }
+
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    if (!this.front) return this.listenPlain(port, host);
+    const address = await this.front.listen(port, host);
+    // node:http starts its header and request timers, and tracks idle
+    // connections, when it listens; here the TLS listener hands it sockets.
+    this.server.emit('listening');
+    if (this.tls?.redirectPort != null) {
+      const base = this.current.config.server.publicUrl;
+      this.redirect = createRedirectServer({ base: base?.startsWith('https://') ? base : null, httpsPort: () => address.port });
+      await new Promise<void>((resolve, reject) => {
+        this.redirect!.once('error', reject);
+        this.redirect!.listen(this.tls!.redirectPort!, host, () => resolve());
+      }).catch(async (error) => {
+        await new Promise((resolve) => this.front!.server.close(resolve));
+        throw error;
+      });
+    }
+    return address;
+  }
+
+  /** The redirect listener's address, when server.tls.redirectPort is set. */
+  get redirectAddress(): AddressInfo | null {
+    return (this.redirect?.address() as AddressInfo | null) ?? null;
+  }
+
+  private listenPlain(port: number, host: string): Promise<AddressInfo> {
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
@@ -137,7 +196,9 @@ export class HttpHost implements GatewayHolder {
 
   private async drain(timeoutMs: number): Promise<boolean> {
     this.stopping = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.redirect?.close();
+    this.redirect?.closeAllConnections();
+    const closed = Promise.all([new Promise<void>((resolve) => this.server.close(() => resolve())), this.front?.close()]).then(() => {});
     this.server.closeIdleConnections();
     for (const socket of this.sockets) {
       const response = (socket as any)._httpMessage as http.ServerResponse | null | undefined;
@@ -150,6 +211,7 @@ export class HttpHost implements GatewayHolder {
     if (!drained) {
       this.logger.warn({ inFlight: this.inFlight.count, connections: this.sockets.size }, 'requests still running at the end of the shutdown timeout');
       this.server.closeAllConnections();
+      this.front?.destroySessions();
       await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     }
     return drained;

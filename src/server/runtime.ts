@@ -16,6 +16,7 @@ import { describeBackend, isEnvironmentError, listenFailure, StartupError } from
 import { activeMetrics, processMetrics } from '../metrics/metrics.js';
 import { listenForMetrics } from '../gateway/metrics-endpoint.js';
 import type { Server } from 'node:http';
+import { hostTls, rotateTls } from './tls.js';
 import { JobRunner, runnerOptionsFrom, type JobExecutor } from '../scheduler/runner.js';
 import { onJobScheduled } from '../scheduler/wake.js';
 import { openJobTables } from '../scheduler/job-table.js';
@@ -119,7 +120,14 @@ export class Runtime {
       await resources.close();
       throw error;
     });
-    const host = new HttpHost(generation.gateway, logger);
+    let tls;
+    try {
+      tls = await hostTls(config);
+    } catch (error) {
+      await resources.close();
+      throw error;
+    }
+    const host = new HttpHost(generation.gateway, logger, tls);
     if (config.metrics) processMetrics().countInFlight(() => host.inFlight.count);
     const listen = { port: options.port ?? config.server.port, host: options.host ?? config.server.host };
     return new Runtime(configFile, host, logger, resources, generation, baseUrl, env, listen);
@@ -132,7 +140,7 @@ export class Runtime {
       throw isEnvironmentError(error) ? listenFailure(error, host, port) : error;
     });
     const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-    const url = `http://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
+    const url = `${this.host.scheme}://${shownHost === '0.0.0.0' || shownHost === '[::]' ? 'localhost' : shownHost}:${address.port}`;
     this.listeningUrl = url;
     const metricsAt = this.config.metrics?.listen;
     if (metricsAt && !this.metricsServer) {
@@ -196,6 +204,7 @@ export class Runtime {
       const codeHash = next.modules.codeHash ?? '';
       const changed = previous.config.hash !== next.config.hash || previous.modules.codeHash !== codeHash;
       this.resources.retireUnused(next.config, next.config.server.shutdownTimeoutMs);
+      if (this.host.scheme === 'https') await rotateTls(this.host, next.config, this.logger);
       for (const setting of notReloadable(previous.config, next.config)) {
         this.logger.warn({ event: 'reload-partial', setting }, `${setting} changed: a reload does not apply it; restart to use the new value`);
       }
@@ -244,6 +253,9 @@ function notReloadable(previous: PorticoConfig, next: PorticoConfig): string[] {
   for (const key of ['headersTimeoutMs', 'requestTimeoutMs', 'keepAliveTimeoutMs', 'maxConnections', 'maxConnectionsPerClient'] as const) {
     if (previous.server[key] !== next.server[key]) changed.push(`server.${key.replace(/Ms$/, '')}`);
   }
+  if ((previous.server.tls === null) !== (next.server.tls === null)) changed.push('server.tls');
+  else if (previous.server.http2 !== next.server.http2) changed.push('server.http2');
+  if (previous.server.tls?.redirectPort !== next.server.tls?.redirectPort) changed.push('server.tls.redirectPort');
   if (previous.logging.level !== next.logging.level || previous.logging.format !== next.logging.format) changed.push('logging');
   return changed;
 }

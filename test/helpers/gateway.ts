@@ -78,7 +78,7 @@ export function startGateway(dir: string, options: StartOptions = {}): Promise<R
       reject(new Error(`portico did not start within ${options.timeoutMs ?? 30_000} ms\nstderr:\n${stderr}`));
     }, options.timeoutMs ?? 30_000);
     const onData = () => {
-      const match = /listening on (http:\/\/[^\s]+)/.exec(stderr);
+      const match = /listening on (https?:\/\/[^\s]+)/.exec(stderr);
       if (!match) return;
       clearTimeout(timeout);
       child.stderr!.off('data', onData);
