@@ -1,11 +1,11 @@
 import { convexToJson, type JSONValue, type Value } from '../values/value.js';
 import type { GenericId } from '../database/api-types.js';
-import type { Store, WriteTx } from '../database/store.js';
+import type { ReadTx, Store, WriteTx } from '../database/store.js';
 import { FunctionNameError, parseFunctionName } from '../functions/names.js';
 import { functionNameOf } from '../functions/references.js';
 import type { Scheduler } from '../functions/scheduler-types.js';
 import { capturedConsole } from '../log/console-capture.js';
-import { insertJob, isJobId, lockJob, readJob, setJobState, type Job } from './job-table.js';
+import { insertJob, isJobId, lockJob, readJob, setJobState, type Job, type JobState } from './job-table.js';
 
 // ctx.scheduler: a mutation's schedules and cancels are writes of its own
 // transaction (a mutation that throws schedules nothing); an action's each
@@ -79,8 +79,19 @@ function encodeArgs(args: unknown): JSONValue {
 /** Counts per transaction: nested mutations share their caller's limits. */
 const perTransaction = new WeakMap<WriteTx, { count: number; bytes: number }>();
 
-/** ctx.scheduler of a mutation: everything happens in its transaction. */
-export function mutationScheduler(host: SchedulerHost, tx: WriteTx): Scheduler {
+/**
+ * The state a new job starts in: canceled when the scheduled function whose
+ * call tree schedules it was canceled while running (a scheduled run's
+ * request id is its job's id), as in Convex.
+ */
+async function initialState(tx: ReadTx, requestId: string | undefined): Promise<JobState> {
+  if (requestId === undefined || !(await isJobId(tx, requestId))) return { kind: 'pending' };
+  const parent = await readJob(tx, requestId);
+  return parent?.state.kind === 'canceled' ? { kind: 'canceled' } : { kind: 'pending' };
+}
+
+/** ctx.scheduler of a mutation: everything happens in its transaction. `requestId` is its call's. */
+export function mutationScheduler(host: SchedulerHost, tx: WriteTx, requestId?: string): Scheduler {
   const schedule = async (time: number, reference: unknown, args: unknown) => {
     const name = targetName(host, reference);
     const encoded = encodeArgs(args);
@@ -96,7 +107,7 @@ export function mutationScheduler(host: SchedulerHost, tx: WriteTx): Scheduler {
     if (totals.count === WARN_SCHEDULED_PER_MUTATION) {
       capturedConsole.warn(`Many functions scheduled by this mutation (actual: ${totals.count}, limit: ${MAX_SCHEDULED_PER_MUTATION})`);
     }
-    const id = await insertJob(tx, name, encoded, time);
+    const id = await insertJob(tx, name, encoded, time, await initialState(tx, requestId));
     tx.onCommit(() => host.wake(time));
     return id as GenericId<'_scheduled_functions'>;
   };
@@ -115,11 +126,11 @@ export function mutationScheduler(host: SchedulerHost, tx: WriteTx): Scheduler {
 }
 
 /** ctx.scheduler of an action or HTTP action: each call is its own transaction. */
-export function actionScheduler(host: SchedulerHost): Scheduler {
+export function actionScheduler(host: SchedulerHost, requestId?: string): Scheduler {
   const schedule = async (time: number, reference: unknown, args: unknown) => {
     const name = targetName(host, reference);
     const encoded = encodeArgs(args);
-    const id = await host.store.write((tx) => insertJob(tx, name, encoded, time), { timeoutMs: 30_000 });
+    const id = await host.store.write(async (tx) => insertJob(tx, name, encoded, time, await initialState(tx, requestId)), { timeoutMs: 30_000 });
     host.wake(time);
     return id as GenericId<'_scheduled_functions'>;
   };

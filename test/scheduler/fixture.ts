@@ -36,6 +36,26 @@ export const slowAction = internalAction({
   },
 });
 
+export const parentAction = internalAction({
+  args: { key: v.string(), ms: v.number() },
+  handler: async (ctx, { key, ms }) => {
+    await ctx.runMutation(internal.jobs.record, { key: key + ':started' });
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await ctx.scheduler.runAfter(0, internal.jobs.record, { key: key + ':child' });
+    await ctx.runMutation(internal.jobs.scheduleChild, { key: key + ':grandchild' });
+  },
+});
+
+export const scheduleChild = internalMutation({
+  args: { key: v.string() },
+  handler: (ctx, { key }) => ctx.scheduler.runAfter(0, internal.jobs.record, { key }),
+});
+
+export const scheduleParent = mutation({
+  args: { key: v.string(), ms: v.number() },
+  handler: (ctx, { key, ms }) => ctx.scheduler.runAfter(0, internal.jobs.parentAction, { key, ms }),
+});
+
 export const aQuery = query(async () => 1);
 
 export const schedule = mutation({

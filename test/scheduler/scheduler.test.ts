@@ -90,6 +90,17 @@ describe('ctx.scheduler (SQLite)', () => {
     assert.match(wrongTable.errorMessage!, /Invalid scheduled function ID\. The ID must be an ID on the '_scheduled_functions' table\./);
   });
 
+  test('functions scheduled by a running action after it was canceled are created canceled, and never run', async () => {
+    const parent = await value(gateway.url, 'mutation', 'jobs:scheduleParent', { key: 'parent', ms: 1500 });
+    await until(async () => (await value(gateway.url, 'query', 'jobs:job', { id: parent })).state.kind === 'inProgress', 10_000, 'the action to start');
+    await value(gateway.url, 'mutation', 'jobs:cancel', { id: parent });
+    await sleep(3000);
+    assert.deepEqual((await value(gateway.url, 'query', 'jobs:job', { id: parent })).state, { kind: 'canceled' }, 'it stays canceled after it finishes');
+    const children = ((await value(gateway.url, 'query', 'jobs:jobs')) as { args: { key: string }[]; state: { kind: string } }[]).filter((job) => /^parent:(grand)?child$/.test(job.args[0]!.key));
+    assert.deepEqual(children.map((job) => job.state.kind), ['canceled', 'canceled'], 'from the action itself and from a mutation it ran');
+    assert.deepEqual((await runKeys()).filter((key) => key.startsWith('parent')), ['parent:started']);
+  });
+
   test("a scheduled mutation that throws ends failed with its error, and its writes are undone", async () => {
     const [id] = await value(gateway.url, 'mutation', 'jobs:schedule', { delayMs: 0, key: 'fails', fn: 'jobs:failing' });
     await until(async () => (await value(gateway.url, 'query', 'jobs:job', { id })).state.kind === 'failed', 10_000, 'the job to fail');

@@ -106,7 +106,7 @@ export class MutationContext {
   }
 
   get scheduler(): Scheduler {
-    return mutationScheduler(this.host, this.tx);
+    return mutationScheduler(this.host, this.tx, this.caller.requestId);
   }
 
   get runMutation(): Run {
@@ -139,7 +139,7 @@ export class ActionContext {
   }
 
   get scheduler(): Scheduler {
-    return actionScheduler(this.host);
+    return actionScheduler(this.host, this.caller.requestId);
   }
 
   get runQuery(): Run {
