@@ -8,6 +8,7 @@ import path from 'node:path';
 import { loadConfig, RULES } from '../../src/config/index.js';
 import { checkProject } from '../../src/server/check-project.js';
 import { makeProject, removeProject } from '../helpers/project.js';
+import { tlsFixtureFiles } from '../tls/fixture-files.js';
 
 const HANDLER = "import { httpAction, query } from 'portico';\nexport const a = httpAction(async () => new Response('a'));\nexport const q = query({ handler: async () => 1 });\n";
 
@@ -24,6 +25,9 @@ interface Fixture {
 
 const route = (lines = '') => `routes:\n  - path: /a\n    method: GET\n    handler: m:a\n${lines}`;
 const base = (top = '', routeLines = '') => `version: 1\nfunctions: ./functions\n${top}\n${route(routeLines)}`;
+
+const TLS = tlsFixtureFiles();
+const tlsServer = (extra = '') => base(`server:\n  port: 8443\n  tls: { cert: ./tls/server.crt, key: ./tls/server.key${extra} }`);
 
 const FIXTURES: Record<string, Fixture> = {
   'config/unreadable': { yaml: '', files: { 'routes.yaml/placeholder': '' } },
@@ -96,6 +100,13 @@ const FIXTURES: Record<string, Fixture> = {
   },
   'config/ignored-key': { yaml: base('backend: { kind: remote, url: "http://127.0.0.1:1", adminKey: "0123456789abcdef", database: ./db.sqlite }') },
   'config/trust-proxy': { yaml: base('server: { trustProxy: [10.0.0.0/8, 10.0.0.300] }') },
+
+  'tls/unreadable': { yaml: tlsServer() },
+  'tls/invalid': { yaml: tlsServer(), files: { 'tls/server.crt': 'not a certificate\n', 'tls/server.key': 'not a key\n' } },
+  'tls/mismatch': { yaml: tlsServer(), files: { 'tls/server.crt': TLS.valid.cert, 'tls/server.key': TLS.other.key } },
+  'tls/expired': { yaml: tlsServer(), files: { 'tls/server.crt': TLS.expired.cert, 'tls/server.key': TLS.expired.key } },
+  'tls/expiring': { yaml: tlsServer(), files: { 'tls/server.crt': TLS.expiring.cert, 'tls/server.key': TLS.expiring.key } },
+  'tls/redirect-port': { yaml: tlsServer(', redirectPort: 8443'), files: { 'tls/server.crt': TLS.valid.cert, 'tls/server.key': TLS.valid.key } },
 };
 
 const projects: string[] = [];
