@@ -3,6 +3,7 @@ import { refreshGenerated } from '../../codegen/stale-check.js';
 import { EXIT, type Command } from '../command.js';
 import { parseServeOptions, SERVE_OPTIONS } from '../serve-options.js';
 import { watchProject } from '../watch-project.js';
+import { watchTlsFiles } from '../watch-tls.js';
 import { serveUntilStopped, startOrReport } from './serve.js';
 import { openDashboardOnLoopback } from '../../dashboard/session.js';
 
@@ -44,7 +45,8 @@ export const dev: Command = {
       }, DEBOUNCE_MS);
     };
     const watch = watchProject(options.configFile, runtime.config.functionsDir, changed, (error) => io.err(`portico: watching: ${error.message}\n`));
-    await watch.ready;
+    const tlsWatch = watchTlsFiles(runtime.config.server.tls, changed, (error) => io.err(`portico: watching: ${error.message}\n`));
+    await Promise.all([watch.ready, tlsWatch?.ready]);
     // Announced once the watches are in place, so a change made as soon as
     // the URL is printed is seen. The URL stands alone on the line (followed
     // by a space), so scripts that pick it out take no punctuation with it.
@@ -53,7 +55,7 @@ export const dev: Command = {
     if (runtime.config.dashboard) io.err(`Dashboard: ${runtime.url}/_portico/dashboard (open without a key from this machine)\n`);
     const code = await serveUntilStopped(runtime, { reloadOnHangup: false });
     clearTimeout(timer);
-    await watch.close();
+    await Promise.all([watch.close(), tlsWatch?.close()]);
     return code;
   },
 };
