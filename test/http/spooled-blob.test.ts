@@ -121,7 +121,10 @@ export const echo = httpAction(async (_ctx, request) => new Response(await reque
       duplex: 'half',
       signal: aborted.signal,
       body: new ReadableStream({
+        // One chunk, then the client goes away. Once aborted the stream ends
+        // too: a pull loop left running would keep this test process alive.
         async pull(controller) {
+          if (aborted.signal.aborted) return controller.close();
           controller.enqueue(bytes);
           await new Promise((resolve) => setTimeout(resolve, 200));
           aborted.abort();
