@@ -81,7 +81,12 @@ export async function closeRateLimitStores(): Promise<void> {
   const open = [...clients.values()];
   clients.clear();
   for (const [id] of limiters) if (!id.startsWith('memory ')) limiters.delete(id);
-  await Promise.all(open.map((client) => client.quit().catch(() => client.disconnect())));
+  // QUIT waits for Redis; a Redis that is down must not hold the shutdown up.
+  await Promise.all(
+    open.map((client) =>
+      Promise.race([client.quit().catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500).unref())]).finally(() => client.disconnect()),
+    ),
+  );
 }
 
 /** In the cluster primary of `serve --workers`: holds the memory budgets every worker shares. */
