@@ -104,6 +104,7 @@ async function main() {
     { name: 'http2-h2', server: 'http2', h1: false },
   ];
   const samples = new Map(items.map((item) => [item.name, []]));
+  const loads = [];
   for (let round = 1; round <= ROUNDS; round++) {
     const order = [...items];
     order.push(...order.splice(0, (round - 1) % order.length));
@@ -115,6 +116,7 @@ async function main() {
         await h2load(url, { h1: item.h1, seconds: WARMUP });
         const result = await h2load(url, { h1: item.h1, seconds: SECONDS });
         samples.get(item.name).push(result);
+        loads.push(os.loadavg()[0]);
         console.log(`round ${round}/${ROUNDS}  ${item.name.padEnd(11)} ${result.protocol.padEnd(9)} ${fmt.rps(result.rps).padStart(8)} req/s  ${result.failed} failed  load ${os.loadavg()[0].toFixed(1)}`);
       } finally {
         await server.stop();
@@ -137,7 +139,7 @@ async function main() {
     row('HTTP/1.1 + TLS (bare: node:https)', 'portico-h1', 'https-h1'),
     row('HTTP/2 + TLS (bare: node:http2 secure server)', 'portico-h2', 'http2-h2'),
     '',
-    `Failed or errored requests across all runs: ${failed}.`,
+    `Failed or errored requests across all runs: ${failed}. One-minute load average during the runs: ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)} on ${machine.cores} cores; with spreads like these, rerun on a quiet machine before reading more than the order of magnitude.`,
     'Portico runs as users run it: `portico serve`, NODE_ENV=production, CORS on (requests carry an allowed Origin), one JSON log line per request; the bare servers do nothing but answer.',
     '',
   ];

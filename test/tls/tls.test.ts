@@ -152,6 +152,20 @@ describe('TLS and HTTP/2', () => {
     assert.equal(answer.headers['keep-alive'], undefined);
   });
 
+  test('curl over TLS, both protocols: 413 for a body over the limit, 504 past the timeout, both Set-Cookie fields', async () => {
+    const big = path.join(dir, 'big.bin');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(big, Buffer.alloc(2 * 1024 * 1024, 1));
+    for (const flag of ['--http1.1', '--http2']) {
+      const tooLarge = await run('curl', ['-sS', '--cacert', ca.cert, flag, '-o', '/dev/null', '-w', '%{http_code}', '-H', 'content-type: application/octet-stream', '--data-binary', `@${big}`, `${base}/upload`]);
+      assert.equal(tooLarge.stdout, '413', flag);
+      const late = await run('curl', ['-sS', '--cacert', ca.cert, flag, '-o', '/dev/null', '-w', '%{http_code}', `${base}/slow`]);
+      assert.equal(late.stdout, '504', flag);
+      const cookies = await run('curl', ['-sS', '--cacert', ca.cert, flag, '-D', '-', '-o', '/dev/null', `${base}/cookies`]);
+      assert.deepEqual(cookies.stdout.match(/^set-cookie: .*$/gim)?.map((line) => line.trim().replace(/^set-cookie: /i, '')), ['a=1; Path=/; HttpOnly', 'b=2; Path=/; Secure'], flag);
+    }
+  });
+
   test('curl --http2 HEAD: the GET headers, no body', async () => {
     const { stdout } = await run('curl', ['-sS', '--cacert', ca.cert, '--http2', '-I', `${base}/cookies`]);
     assert.match(stdout, /^HTTP\/2 200/);
