@@ -154,7 +154,10 @@ async function reloadUnderLoad(t: TestContext, databases: [string, string]) {
   t.after(() => gateway.stop('SIGKILL'));
 
   const configs = [config(databases[1], './.data/files-b'), config(databases[0], './.data/files-a')];
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 5000)); // past the 3 s grace period
+  // Past the 3 s grace period, and past the PostgreSQL pool's 10 s idle
+  // timeout: a warm pool's idle connections (each with its idle timer) are
+  // then closed in both measurements, so only what leaked is left to count.
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 11_000));
   // A few rounds first, so that what is opened once (both databases, lazy
   // modules) is open before the baseline.
   const warmup = steadyLoad(gateway.url, 6);
