@@ -69,6 +69,10 @@ if (!postgres) {
   console.warn('!! PostgreSQL is not reachable on 127.0.0.1:5432: every PostgreSQL test will SKIP');
 }
 
+if (!(await reachable(6379))) {
+  console.warn('!! Redis is not reachable on 127.0.0.1:6379: the Redis rate limit tests will SKIP');
+}
+
 const targets = process.argv.slice(2);
 const files = (targets.length ? targets : ['test']).flatMap(collect);
 // Two files at a time: most tests start gateway processes of their own, and

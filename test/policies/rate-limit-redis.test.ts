@@ -30,6 +30,8 @@ async function redisAvailable(): Promise<boolean> {
 }
 
 const available = await redisAvailable();
+// CI sets PORTICO_REQUIRE_REDIS=1: there a missing Redis is a failure, not a skip.
+if (!available && process.env.PORTICO_REQUIRE_REDIS === '1') throw new Error('no Redis on 127.0.0.1:6379 (PORTICO_REQUIRE_REDIS=1 makes this a failure)');
 if (!available) console.warn('\n*** SKIPPED: no Redis on 127.0.0.1:6379; the Redis rate limit tests did not run ***\n');
 const skip = available ? false : 'no Redis on 127.0.0.1:6379';
 
