@@ -78,10 +78,10 @@ describe('mistakes get the nearest suggestion', () => {
 
   test('an unknown option suggests the nearest one and exits 2', async () => {
     const serveTypo = await runCli(['serve', '--prot', '3000'], { cwd: dir });
-    assert.equal(serveTypo.code, 2);
+    assert.equal(serveTypo.code, 2, serveTypo.stderr);
     assert.match(serveTypo.stderr, /portico serve: unknown option --prot \(did you mean --port\?\)/);
     const validateTypo = await runCli(['validate', '--fromat', 'json'], { cwd: dir });
-    assert.equal(validateTypo.code, 2);
+    assert.equal(validateTypo.code, 2, validateTypo.stderr);
     assert.match(validateTypo.stderr, /unknown option --fromat \(did you mean --format\?\)/);
     assert.match((await runCli(['routes', '--confg', 'x.yaml'], { cwd: dir })).stderr, /did you mean --config\?/);
   });
