@@ -65,7 +65,12 @@ describe('portico init', () => {
   test('from an installed package: init, npm install, portico dev serves, tsc passes', { timeout: 300_000 }, async (t) => {
     const home = await mkdtemp(path.join(os.tmpdir(), 'portico-first-hour-'));
     cleanup.push(home);
-    const npm = (args: string[], cwd: string) => exec('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: 240_000 });
+    // --ignore-scripts: installing this repository as a linked folder runs its
+    // `prepare` (a full tsc build into dist/), which would rewrite the
+    // binary under the tests running beside this one. `npm test` has built
+    // dist/ already, which is all `prepare` would give the link.
+    const npm = (args: string[], cwd: string) =>
+      exec('npm', [...args, '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout: 240_000 });
     await writeFile(path.join(home, 'package.json'), '{"name":"host","private":true}\n');
     await npm(['install', ROOT], home);
     await exec('npx', ['--no-install', 'portico', 'init', 'my-app'], { cwd: home });
