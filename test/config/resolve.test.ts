@@ -25,13 +25,15 @@ test('a minimal config resolves to the documented defaults', async () => {
     maxConnections: 10_000,
     maxConnectionsPerClient: null,
     trustProxy: false,
+    tls: null,
+    http2: false,
   });
   assert.deepEqual(config.limits, { body: 20 * 1024 * 1024, response: 20 * 1024 * 1024, timeoutMs: 120_000 });
   assert.deepEqual(config.backend, { kind: 'local', database: { kind: 'sqlite', file: path.join(dir, '.data/portico.sqlite') } });
   assert.deepEqual(config.storage, { kind: 'fs', dir: path.join(dir, '.data/storage'), inlineTypes: [] });
   assert.deepEqual(config.auth, { providers: [] });
   assert.equal(config.cors, null);
-  assert.deepEqual(config.api, { prefix: '/api', adminKey: null });
+  assert.deepEqual(config.api, { prefix: '/api', adminKey: null, logLines: null });
   assert.deepEqual(config.logging, { level: 'info', format: 'auto' });
   assert.deepEqual(config.routes, [
     {
@@ -45,6 +47,14 @@ test('a minimal config resolves to the documented defaults', async () => {
       bodyLimit: DEFAULTS.bodyLimit,
       responseLimit: DEFAULTS.responseLimit,
       timeoutMs: DEFAULTS.timeoutMs,
+      proxy: null,
+      rateLimit: null,
+      request: null,
+      compression: null,
+      middleware: null,
+      summary: null,
+      description: null,
+      tags: [],
     },
   ]);
 });

@@ -27,7 +27,7 @@ test('an unknown key with no near match lists the allowed keys in the hint', asy
   const d = only(result, 'schema/unknown-key');
   assert.deepEqual([d.line, d.column], [3, 3]);
   assert.equal(d.message, "unknown key 'colour' in server");
-  assert.equal(d.hint, 'allowed keys: host, port, publicUrl, shutdownTimeout, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, maxConnectionsPerClient, trustProxy');
+  assert.equal(d.hint, 'allowed keys: host, port, publicUrl, shutdownTimeout, headersTimeout, requestTimeout, keepAliveTimeout, maxConnections, maxConnectionsPerClient, trustProxy, tls, http2');
 });
 
 test('did-you-mean covers case slips and shortened names at the top level and in nested mappings', async () => {
