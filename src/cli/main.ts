@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { suggest } from '../config/suggest.js';
-import { isEnvironmentError, StartupError } from '../server/startup-error.js';
+import { environmentCause, StartupError } from '../server/startup-error.js';
 import { commandHelp, ENVIRONMENT, EXIT, UsageError, type Command, type Io } from './command.js';
 
 // Dispatches `portico <command> ...` and returns the exit code. A user's
@@ -64,8 +64,9 @@ export async function main(argv: string[], io: Io): Promise<number> {
     }
     // The machine refused something (a folder that cannot be written, a
     // full disk): the operator's to fix, said in one line, not a bug's stack.
-    if (error instanceof StartupError || isEnvironmentError(error)) {
-      io.err(`portico ${command.name}: ${error.message}\n`);
+    const refused = error instanceof StartupError ? error : environmentCause(error);
+    if (refused) {
+      io.err(`portico ${command.name}: ${refused.message}\n`);
       return EXIT.failed;
     }
     throw error;

@@ -12,7 +12,7 @@ import { checkProject } from './check-project.js';
 import { buildGeneration, type BaseUrl, type Generation } from './generation.js';
 import { SharedResources } from './resources.js';
 import { describeChanges, reloadChanges, type ReloadChanges } from './reload-changes.js';
-import { describeBackend, isEnvironmentError, listenFailure, StartupError } from './startup-error.js';
+import { describeBackend, environmentCause, isEnvironmentError, listenFailure, StartupError } from './startup-error.js';
 import { activeMetrics, processMetrics } from '../metrics/metrics.js';
 import { listenForMetrics } from '../gateway/metrics-endpoint.js';
 import type { Server } from 'node:http';
@@ -111,7 +111,8 @@ export class Runtime {
       generation = await buildGeneration(config, check.modules, resources, logger, baseUrl);
     } catch (error) {
       await resources.close();
-      if (isEnvironmentError(error)) throw new StartupError(`cannot start ${describeBackend(config.backend)}: ${error.message}`, { cause: error });
+      const refused = environmentCause(error);
+      if (refused) throw new StartupError(`cannot start ${describeBackend(config.backend)}: ${refused.message}`, { cause: error });
       throw error;
     }
     // The job tables exist before the first function can schedule into them.

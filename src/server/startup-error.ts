@@ -21,6 +21,18 @@ export function isEnvironmentError(error: unknown): error is Error & { code?: st
   return typeof fields.syscall === 'string' || (typeof fields.code === 'string' && typeof fields.severity === 'string');
 }
 
+/**
+ * The environment's error behind `error`: itself, or the first of its causes
+ * that is one (a database layer wraps the refused connection in an error of
+ * its own, e.g. "Cannot connect to PostgreSQL"); null when there is none.
+ */
+export function environmentCause(error: unknown): (Error & { code?: string }) | null {
+  for (let current = error, depth = 0; current !== undefined && depth < 5; current = (current as { cause?: unknown } | null)?.cause, depth++) {
+    if (isEnvironmentError(current)) return current;
+  }
+  return null;
+}
+
 /** The backend as an operator would recognise it, without a password. */
 export function describeBackend(backend: BackendConfig): string {
   if (backend.kind === 'remote') return `the remote backend at ${backend.url}`;

@@ -4,7 +4,7 @@ import { ANONYMOUS } from '../../backends/function-backend.js';
 import { checkProject } from '../../server/check-project.js';
 import { buildBackend } from '../../server/generation.js';
 import { SharedResources } from '../../server/resources.js';
-import { describeBackend, isEnvironmentError } from '../../server/startup-error.js';
+import { describeBackend, environmentCause } from '../../server/startup-error.js';
 import { createLogger } from '../../log/logger.js';
 import { installConsoleCapture } from '../../log/console-capture.js';
 import { convexToJson, jsonToConvex, toCleanJson, type Value } from '../../values/value.js';
@@ -54,8 +54,9 @@ export const run: Command = {
         ({ backend } = await buildBackend(check.config, check.modules, resources, { value: check.config.server.publicUrl ?? `http://localhost:${check.config.server.port}` }));
       } catch (error) {
         // A database that is down is the operator's to fix, not a bug.
-        if (!isEnvironmentError(error)) throw error;
-        io.err(`portico run: cannot start ${describeBackend(check.config.backend)}: ${error.message}\n`);
+        const refused = environmentCause(error);
+        if (!refused) throw error;
+        io.err(`portico run: cannot start ${describeBackend(check.config.backend)}: ${refused.message}\n`);
         return EXIT.failed;
       }
       const result = await backend.call({
