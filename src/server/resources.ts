@@ -25,14 +25,24 @@ export class SharedResources {
   private readonly stores = new Map<string, Promise<Store>>();
   private readonly storages = new Map<string, Promise<StorageParts>>();
   private readonly authenticators = new Map<string, Authenticator>();
-  /** Retired databases waiting out their grace period. */
-  private readonly closing = new Map<NodeJS.Timeout, Promise<Store>>();
+  /** Retired databases waiting out their grace period, by key. */
+  private readonly closing = new Map<string, { timer: NodeJS.Timeout; store: Promise<Store> }>();
 
   constructor(private readonly logger: Logger) {}
 
   store(database: LocalDatabase): Promise<Store> {
     const key = databaseKey(database);
     let store = this.stores.get(key);
+    // A config that goes back to a database still in its grace period (a
+    // reload, then a reload back) takes it up again: opening a second store
+    // on the same database would double its connections for every such
+    // round trip.
+    const retired = this.closing.get(key);
+    if (!store && retired) {
+      clearTimeout(retired.timer);
+      this.closing.delete(key);
+      this.stores.set(key, (store = retired.store));
+    }
     if (!store) {
       store = openStore(database);
       this.stores.set(key, store);
@@ -79,11 +89,11 @@ export class SharedResources {
       if (key === inUse) continue;
       this.stores.delete(key);
       const timer = setTimeout(() => {
-        this.closing.delete(timer);
+        this.closing.delete(key);
         store.then((opened) => opened.close()).catch((error) => this.logger.warn({ err: error }, 'closing a retired database failed'));
       }, graceMs);
       timer.unref();
-      this.closing.set(timer, store);
+      this.closing.set(key, { timer, store });
       this.logger.info({ database: key.replace(/\/\/[^@/]*@/, '//***@') }, 'the reloaded config no longer uses this database; closing it after the grace period');
     }
     const providers = JSON.stringify(config.auth.providers);
@@ -95,8 +105,10 @@ export class SharedResources {
     this.storages.clear();
     for (const result of storages) if (result.status === 'fulfilled') result.value.close();
     // Retired databases still in their grace period are closed now.
-    const retired = [...this.closing.values()];
-    for (const timer of this.closing.keys()) clearTimeout(timer);
+    const retired = [...this.closing.values()].map(({ timer, store }) => {
+      clearTimeout(timer);
+      return store;
+    });
     this.closing.clear();
     const stores = await Promise.allSettled([...this.stores.values(), ...retired]);
     this.stores.clear();
