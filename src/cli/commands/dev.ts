@@ -51,8 +51,9 @@ export const dev: Command = {
     // the URL is printed is seen. The URL stands alone on the line (followed
     // by a space), so scripts that pick it out take no punctuation with it.
     const shown = (file: string) => path.relative(io.cwd, file) || '.';
-    io.err(`Portico (dev) listening on ${runtime.url} (watching ${shown(options.configFile)} and ${shown(runtime.config.functionsDir)})\n`);
-    if (runtime.config.dashboard) io.err(`Dashboard: ${runtime.url}/_portico/dashboard (open without a key from this machine)\n`);
+    // One write, so a reader that sees the first line has the second too.
+    const dashboard = runtime.config.dashboard ? `Dashboard: ${runtime.url}/_portico/dashboard (open without a key from this machine)\n` : '';
+    io.err(`Portico (dev) listening on ${runtime.url} (watching ${shown(options.configFile)} and ${shown(runtime.config.functionsDir)})\n${dashboard}`);
     const code = await serveUntilStopped(runtime, { reloadOnHangup: false });
     clearTimeout(timer);
     await Promise.all([watch.close(), tlsWatch?.close()]);
