@@ -1,7 +1,8 @@
 // Checks on the traffic policies the schema cannot express: a rate limit
 // complete once merged over the top-level one, a window of whole seconds, a
 // key naming a parameter the path declares, a Redis URL that parses, and
-// request schemas that load and compile (inline, or the file a $ref names).
+// request schemas (on handler and proxy routes alike) that load and compile
+// (inline, or the file a $ref names) and a body schema only where a body can come.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import ms from 'ms';
@@ -10,6 +11,8 @@ import { parseMiddlewareUse, requestSchemaAjv } from './policies.js';
 import type { Reporter } from './source.js';
 
 const REQUEST_PARTS = ['body', 'query', 'params', 'headers'] as const;
+/** The gateway reads no body on these. */
+const METHODS_WITHOUT_BODY = new Set(['GET', 'OPTIONS']);
 
 export function lintPolicies(data: Unknown, dir: string, report: Reporter): void {
   const top = isRecord(data.rateLimit) ? data.rateLimit : null;
@@ -30,10 +33,7 @@ export function lintPolicies(data: Unknown, dir: string, report: Reporter): void
     }
     lintMiddleware(route.middleware, at('middleware'), dir, report);
     if (!isRecord(route.request)) return;
-    if (route.proxy !== undefined) {
-      report.atKey('policies/request-schema', at('request'), 'request schemas apply to routes with a handler; a proxy route forwards the request as it is');
-      return;
-    }
+    lintBodyWithoutBody(route, at, report);
     for (const part of REQUEST_PARTS) {
       const schema = route.request[part];
       if (!isRecord(schema)) continue;
@@ -41,6 +41,20 @@ export function lintPolicies(data: Unknown, dir: string, report: Reporter): void
       lintSchema(schema, at('request', part), part, dir, requestSchemaAjv(part !== 'body'), report);
     }
   });
+}
+
+/** A body schema on a route whose methods never carry a body would refuse every request it gets. */
+function lintBodyWithoutBody(route: Unknown, at: (...rest: (string | number)[]) => (string | number)[], report: Reporter): void {
+  const request = route.request as Unknown;
+  if (!isRecord(request.body)) return;
+  const methods = (Array.isArray(route.method) ? route.method : [route.method]).filter((method): method is string => typeof method === 'string');
+  if (methods.length === 0 || methods.some((method) => !METHODS_WITHOUT_BODY.has(method))) return;
+  report.atKey(
+    'policies/request-schema',
+    at('request', 'body'),
+    `request.body on a route whose methods (${methods.join(', ')}) carry no body: every request would be refused`,
+    'check the query string with request.query, or declare POST, PUT or PATCH',
+  );
 }
 
 function lintRateLimit(limit: Unknown, at: (string | number)[], routePath: string | null, report: Reporter): void {

@@ -47,7 +47,7 @@ export const RULES = {
   'proxy/strip-without-prefix': { severity: 'error', description: 'proxy.stripPrefix on an exact path, or together with proxy.rewrite.' },
   'proxy/unknown-param': { severity: 'error', description: 'proxy.rewrite names a {param} the route path does not declare, or {*} on an exact path.' },
   'policies/rate-limit': { severity: 'error', description: 'A rate limit without requests or per once merged over the top-level one, a window that is not whole seconds, or a param: key the route path does not declare.' },
-  'policies/request-schema': { severity: 'error', description: 'A request schema (inline, or the file its $ref names) is not JSON or not a valid JSON Schema, or sits on a proxy route.' },
+  'policies/request-schema': { severity: 'error', description: 'A request schema (inline, or the file its $ref names) is not JSON or not a valid JSON Schema, or a body schema sits on a route whose methods carry no body.' },
   'policies/middleware': { severity: 'error', description: 'A middleware names an npm package that is not installed.' },
   'routes/auth-without-provider': { severity: 'error', description: 'A route requires auth but no auth provider is configured, so every request would get 401.' },
 

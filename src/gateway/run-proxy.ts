@@ -7,12 +7,14 @@ import { forwardingFor } from '../http/forwarding.js';
 import type { CompiledRoute } from './compiled-route.js';
 import type { Exchange } from './exchange.js';
 import { answerGatewayError, closeAfterResponse } from './gateway-responses.js';
+import { checkProxyRequest } from './check-proxy-request.js';
 import type { ActionServices } from './run-http-action.js';
 
-// A proxy route, from the matched route to the relayed answer: `auth:
-// required` is checked first (401 before anything reaches the upstream),
-// then src/proxy forwards it. Every error answer goes through the catalogue
-// here, with the request id and the route's CORS headers.
+// A proxy route, from the matched route to the relayed answer, in the one
+// order of every route: `auth: required` (401), the request schema (400,
+// 413, 415), the route's middleware, then src/proxy forwards it; nothing
+// reaches the upstream before all of these passed. Every error answer goes
+// through the catalogue here, with the request id and the route's CORS headers.
 
 const DIRECT = forwardingFor(false);
 
@@ -29,10 +31,13 @@ export function runProxy(
     if (close) closeAfterResponse(res);
     return answerGatewayError(res, exchange, error);
   };
-  const upstream = () => proxy.forward(req, res, params, exchange, services.forwarding ?? DIRECT, fail);
-  // The route's Koa middleware, after auth, around the upstream.
+  const upstream = (checked: Buffer | null) => proxy.forward(req, res, params, exchange, services.forwarding ?? DIRECT, fail, checked);
+  // The route's Koa middleware, after auth and the request schema, around the upstream.
   const middleware = route.middleware;
-  const forward = middleware === null ? upstream : () => middleware.run(req, res, exchange, upstream).then((result) => (isGatewayError(result) ? answerGatewayError(res, exchange, result) : result));
+  const relay = (checked: Buffer | null) =>
+    middleware === null ? upstream(checked) : middleware.run(req, res, exchange, () => upstream(checked)).then((result) => (isGatewayError(result) ? answerGatewayError(res, exchange, result) : result));
+  const schema = route.requestSchema;
+  const forward = schema === null ? () => relay(null) : () => checkProxyRequest(schema, req, res, exchange, route, params).then((pass) => (typeof pass === 'number' ? pass : relay(pass.body)));
   if (!route.authRequired) return forward();
   return services.identityOf(req).get().then(
     (user) => (user !== null ? forward() : refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'), false)),
@@ -42,7 +47,8 @@ export function runProxy(
 
 /**
  * A WebSocket upgrade on a proxy route that allows them: auth first, then the
- * tunnel. `res` writes answers on the upgrading socket (the 401, the 502).
+ * request schema, then the tunnel. `res` writes answers on the upgrading
+ * socket (the 401, the 400, the 502).
  */
 export function runUpgrade(
   services: ActionServices,
@@ -56,7 +62,10 @@ export function runUpgrade(
 ): Promise<number> {
   const proxy = route.proxy!;
   const fail = (error: GatewayError) => answerGatewayError(res, exchange, error);
-  const open = () => proxy.upgrade(req, socket, head, params, exchange, services.forwarding ?? DIRECT, fail);
+  const tunnel = () => proxy.upgrade(req, socket, head, params, exchange, services.forwarding ?? DIRECT, fail);
+  // The handshake is checked as any GET on the route (it has no body to check).
+  const schema = route.requestSchema;
+  const open = schema === null ? tunnel : () => checkProxyRequest(schema, req, res, exchange, route, params).then((pass) => (typeof pass === 'number' ? pass : tunnel()));
   if (!route.authRequired) return open();
   return services.identityOf(req).get().then(
     (user) => (user !== null ? open() : refuse(res, exchange, new GatewayError('Unauthenticated', 'This route requires a token: send Authorization: Bearer <jwt>'), false)),

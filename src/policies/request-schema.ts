@@ -47,6 +47,11 @@ export class RequestSchema {
     this.headers = compile(schemas.headers, true);
   }
 
+  /** Whether the route declares a body schema (and so needs the body read before it goes on). */
+  get checksBody(): boolean {
+    return this.body !== null;
+  }
+
   /** Resolves with the checked request, or the error to answer (400, 413, 415). */
   async check(req: IncomingMessage, res: ServerResponse, body: IncomingBody | null, params: Record<string, string>): Promise<CheckedRequest | GatewayError> {
     const issues: RequestIssue[] = [];

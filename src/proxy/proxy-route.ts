@@ -13,14 +13,16 @@ import { UpstreamSet, type FailureKind, type Upstream } from './upstream-set.js'
 
 // A proxy route: the request goes to one of the route's upstreams and the
 // answer comes back, both bodies streamed with backpressure (never held
-// whole). Everything per route (target path, header plan, upstream set and
-// pools) is prepared once here; `forward` is the per-request path.
+// whole; the one exception is a request body a body schema had to read
+// first, which is sent as the checked bytes). Everything per route (target
+// path, header plan, upstream set and pools) is prepared once here;
+// `forward` is the per-request path.
 //
 // Failures: a refused connection sends the request to the next upstream
 // (nothing reached the refusing one, so any method may go on, as long as
 // its body was not read yet); a connection that breaks before the answer
 // is retried, up to `retries` times, for idempotent methods without a
-// body; no answer within the timeout is 504, every other failure 502.
+// streamed body; no answer within the timeout is 504, every other failure 502.
 // A client that hangs up aborts the upstream request.
 
 /** What the gateway knows of the request it forwards. */
@@ -76,15 +78,20 @@ export class ProxyRoute {
     return this.config.websocket;
   }
 
-  /** Forwards one request; resolves with the status the client was sent (499 when it hung up). */
-  async forward(req: IncomingMessage, res: ServerResponse, params: Record<string, string>, exchange: ProxyExchange, forwarding: Forwarding, fail: FailAnswer): Promise<number> {
+  /**
+   * Forwards one request; resolves with the status the client was sent (499 when it hung up).
+   * `checked` is a body already read (and checked against a body schema): those bytes go
+   * upstream with their own Content-Length, instead of the client's body streaming through.
+   */
+  async forward(req: IncomingMessage, res: ServerResponse, params: Record<string, string>, exchange: ProxyExchange, forwarding: Forwarding, fail: FailAnswer, checked: Buffer | null = null): Promise<number> {
     const method = req.method!;
     const declared = req.headers['content-length'];
-    const hasBody = declared !== undefined ? declared !== '0' : req.headers['transfer-encoding'] !== undefined;
+    const hasBody = checked === null && (declared !== undefined ? declared !== '0' : req.headers['transfer-encoding'] !== undefined);
     const limit = this.config.bodyLimit;
     if (hasBody && limit !== null && declared !== undefined && Number(declared) > limit) return fail(GatewayError.payloadTooLarge(limit), true);
 
     const headers = upstreamRequestHeaders(req, this.plan, forwarding, exchange.requestId);
+    if (checked !== null) setContentLength(headers, checked.length);
     const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue';
     // 'close' also follows a complete answer (with bytes still in the socket's
     // buffer): only an answer not yet ended means the client left early.
@@ -98,27 +105,28 @@ export class ProxyRoute {
     let upstream = this.set.pick(null)!;
     for (;;) {
       // A client waiting for 100 Continue sends its body once the upstream wants it.
-      const body = hasBody ? new BodyRelay(req, limit, expectsContinue ? () => !res.headersSent && res.writeContinue() : null) : null;
+      const relay = hasBody ? new BodyRelay(req, limit, expectsContinue ? () => !res.headersSent && res.writeContinue() : null) : null;
       let answer: Dispatcher.ResponseData;
       try {
         answer = await upstream.pool.request({
           path: this.targets.get(upstream)!(req.url!, params),
           method: method as Dispatcher.HttpMethod,
           headers,
-          body,
+          body: checked ?? relay,
           signal: gone,
           headersTimeout: this.config.timeoutMs,
           bodyTimeout: this.config.timeoutMs,
         });
       } catch (error) {
         if (gone.aborted) return clientGone(res);
-        if (body?.tooLarge) return fail(GatewayError.payloadTooLarge(limit!), true);
+        if (relay?.tooLarge) return fail(GatewayError.payloadTooLarge(limit!), true);
         const kind = failureKind(error);
         this.failed(upstream, kind, error, exchange.requestId);
         if (kind === 'timeout') {
-          return fail(new GatewayError('Timeout', `The upstream did not answer within ${this.config.timeoutMs} ms`), body !== null && !req.complete);
+          return fail(new GatewayError('Timeout', `The upstream did not answer within ${this.config.timeoutMs} ms`), relay !== null && !req.complete);
         }
-        const bodyUntouched = body === null || !body.started;
+        // Checked bytes in memory can be sent again; a streamed body only while the upstream has not begun reading it.
+        const bodyUntouched = relay === null || !relay.started;
         let next: Upstream | null = null;
         if (bodyUntouched && (kind === 'refused' || retriesLeft > 0)) {
           (tried ??= new Set()).add(upstream);
@@ -128,7 +136,7 @@ export class ProxyRoute {
         }
         if (next === null) {
           const what = kind === 'refused' ? 'could not be reached' : 'broke off before answering';
-          return fail(new GatewayError('BadGateway', `The upstream ${what} (${describe(error)})`), body !== null && !req.complete);
+          return fail(new GatewayError('BadGateway', `The upstream ${what} (${describe(error)})`), relay !== null && !req.complete);
         }
         upstream = next;
         continue;
@@ -274,6 +282,14 @@ class ClientGone {
     this.reason = new Error('The client closed the connection');
     this.listener?.();
   }
+}
+
+/** Replaces the client's Content-Length (if any) in a flat header list with the length of the bytes actually sent. */
+function setContentLength(headers: string[], length: number): void {
+  for (let i = headers.length - 2; i >= 0; i -= 2) {
+    if (headers[i]!.toLowerCase() === 'content-length') headers.splice(i, 2);
+  }
+  headers.push('content-length', String(length));
 }
 
 function clientGone(res: ServerResponse): number {

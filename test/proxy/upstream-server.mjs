@@ -8,17 +8,34 @@
 //   /cors           answers with its own Access-Control-* headers
 //   /hop            answers with hop-by-hop headers
 //   /events         what happened to earlier requests (closed early, finished)
+//   /mirror...      answers the request body as it arrived, with the framing
+//                   it came with (x-seen-content-length, x-seen-transfer-encoding)
+//   /requests       how many requests arrived (other than /events and /requests),
+//                   WebSocket handshakes included
 import { createHash } from 'node:crypto';
 import http from 'node:http';
 
 const port = Number(process.argv[2] ?? 0);
 const name = process.argv[3] ?? 'upstream';
 const events = [];
+let requests = 0;
 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://upstream');
   const record = (what) => events.push({ what, url: req.url, id: req.headers['x-request-id'] });
   res.on('close', () => record(res.writableFinished ? 'finished' : 'closed-early'));
+  if (url.pathname === '/requests') return res.end(String(requests));
+  if (url.pathname !== '/events') requests += 1;
+  if (url.pathname.startsWith('/mirror')) {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const seen = { 'x-seen-url': req.url, 'x-seen-content-length': req.headers['content-length'] ?? 'none', 'x-seen-transfer-encoding': req.headers['transfer-encoding'] ?? 'none' };
+      res.writeHead(200, { 'content-type': req.headers['content-type'] ?? 'application/octet-stream', ...seen });
+      res.end(Buffer.concat(chunks));
+    });
+    return;
+  }
   if (url.pathname === '/events') {
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify(events.filter((e) => e.url !== '/events')));
@@ -42,7 +59,11 @@ const server = http.createServer((req, res) => {
   }
   if (url.pathname === '/count') {
     let bytes = 0;
-    req.on('data', (c) => (bytes += c.length));
+    req.on('data', (c) => {
+      // Seen before the body is whole: the gateway is streaming it, not holding it.
+      if (bytes === 0) record('first-bytes');
+      bytes += c.length;
+    });
     req.on('end', () => res.end(JSON.stringify({ bytes, name })));
     return;
   }
@@ -82,6 +103,7 @@ const server = http.createServer((req, res) => {
 // WebSocket: the handshake, a first text message saying what arrived, then
 // every text frame echoed back (frames under 126 bytes, enough for tests).
 server.on('upgrade', (req, socket) => {
+  requests += 1;
   if (req.headers.upgrade?.toLowerCase() !== 'websocket') return socket.destroy();
   const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
   socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nX-Upstream: ${name}\r\nX-Request-Id: upstream-id\r\n\r\n`);
