@@ -31,6 +31,32 @@ export function postScript(workDir, name, body, method = 'POST') {
 }
 
 /**
+ * A wrk Lua script that POSTs `template` with `__NONCE__` replaced by a
+ * number no other request of this run, nor of an earlier run, sent: the
+ * run's start in microseconds, plus one per request (wrk -t1: one Lua
+ * state). Every request is then a different query, which no cache can answer.
+ */
+export function freshNonceScript(workDir, name, template) {
+  const [before, after] = template.split('__NONCE__');
+  if (after === undefined) throw new Error(`no __NONCE__ in ${template}`);
+  mkdirSync(workDir, { recursive: true });
+  const file = path.join(workDir, `${name}.lua`);
+  writeFileSync(
+    file,
+    `wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Origin"] = "http://localhost:5173"
+local nonce = os.time() * 1000000
+request = function()
+  nonce = nonce + 1
+  return wrk.format(nil, nil, nil, ${JSON.stringify(before)} .. string.format("%.0f", nonce) .. ${JSON.stringify(after)})
+end
+`,
+  );
+  return file;
+}
+
+/**
  * Runs wrk against `url` for `seconds` with `connections` and returns
  * requests/s, the share of non-2xx answers and latency percentiles.
  */

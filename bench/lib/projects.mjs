@@ -1,6 +1,6 @@
-// Generated configs for the routing and start-up scenarios. They reuse the
+// Generated configs for the routing, start-up, upload and leak scenarios. They reuse the
 // bench app's function modules (the same handlers answer every route).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /**
@@ -62,3 +62,19 @@ routes:
 }
 
 export const startupProject = (work, functionsDir, size) => project(work, `startup-${size}`, functionsDir, size);
+
+/**
+ * The bench app's routes.yaml copied into `<work>/<name>.yaml` with its own
+ * database and storage under `<work>/<name>-data`: a server that writes to
+ * it leaves the app's database (the one the query scenarios read) alone.
+ */
+export function appCopy(appDir, work, name) {
+  const dataDir = path.join(work, `${name}-data`);
+  const source = readFileSync(path.join(appDir, 'routes.yaml'), 'utf8')
+    .replace('functions: ./functions', `functions: ${path.join(appDir, 'functions')}`)
+    .replace('./.data/bench.sqlite', path.join(dataDir, 'bench.sqlite'))
+    .replace('./.data/storage', path.join(dataDir, 'storage'));
+  const file = path.join(work, `${name}.yaml`);
+  writeFileSync(file, source);
+  return file;
+}

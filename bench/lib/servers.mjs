@@ -51,11 +51,15 @@ export function startServer(args, { logFile, env = {}, nodeFlags = [], pin = tru
   });
 }
 
-/** Resident set size now, and its peak since the last resetPeak(), in bytes. */
+/**
+ * Resident set size now (VmRSS), its anonymous part (RssAnon: the heaps,
+ * without mapped files and shared memory), and its peak since the last
+ * resetPeak(), in bytes.
+ */
 export function memoryOf(pid) {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+  return { rss: kib('VmRSS'), anon: kib('RssAnon'), peak: kib('VmHWM') };
 }
 
 /** Resets the kernel's peak-RSS counter of `pid` (Linux: clear_refs 5). */
