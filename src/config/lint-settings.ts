@@ -44,6 +44,7 @@ function lintBackend(data: Unknown, report: Reporter): void {
     }
     ignored('database', 'with a remote backend: the remote deployment owns the data');
     ignored('pool', 'with a remote backend');
+    ignored('queryCache', 'with a remote backend: the remote deployment caches its own queries');
     lintHttpUrl(backend.url, ['backend', 'url'], 'backend.url', report);
     return;
   }

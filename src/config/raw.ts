@@ -74,7 +74,7 @@ export interface RawConfig {
     http2?: boolean;
   };
   limits?: { body?: RawSize; response?: RawSize; timeout?: RawDuration };
-  backend?: { kind?: 'local' | 'remote'; database?: string; pool?: number; url?: string; adminKey?: string };
+  backend?: { kind?: 'local' | 'remote'; database?: string; pool?: number; queryCache?: boolean | { maxEntries?: number }; url?: string; adminKey?: string };
   storage?: { kind?: 'fs' | 'database'; dir?: string; inlineTypes?: string[] };
   auth?: { providers?: RawAuthProvider[] };
   api?: false | { prefix?: string; adminKey?: string; logLines?: boolean };

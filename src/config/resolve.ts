@@ -37,12 +37,14 @@ function resolveBackend(raw: RawConfig, dir: string): BackendConfig {
     return { kind: 'remote', url: backend.url!.replace(/\/+$/, ''), adminKey: backend.adminKey! };
   }
   const database = backend.database ?? DEFAULTS.database;
+  const cache = backend.queryCache ?? true;
+  const queryCache = cache === false ? null : { maxEntries: (cache === true ? undefined : cache.maxEntries) ?? DEFAULTS.queryCacheEntries };
   if (isPostgresUrl(database)) {
-    return { kind: 'local', database: { kind: 'postgres', url: database, pool: backend.pool ?? DEFAULTS.postgresPool } };
+    return { kind: 'local', database: { kind: 'postgres', url: database, pool: backend.pool ?? DEFAULTS.postgresPool }, queryCache };
   }
   // `:memory:` is SQLite's in-memory database, not a file name.
   const file = database === ':memory:' ? database : path.resolve(dir, database);
-  return { kind: 'local', database: { kind: 'sqlite', file } };
+  return { kind: 'local', database: { kind: 'sqlite', file }, queryCache };
 }
 
 function resolveRoute(

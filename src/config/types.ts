@@ -72,7 +72,12 @@ export interface AuthProviderConfig {
 }
 
 export type BackendConfig =
-  | { kind: 'local'; database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; pool: number } }
+  | {
+      kind: 'local';
+      database: { kind: 'sqlite'; file: string } | { kind: 'postgres'; url: string; pool: number };
+      /** Most query results kept by the query cache; null when it is off. */
+      queryCache: { maxEntries: number } | null;
+    }
   | { kind: 'remote'; url: string; adminKey: string };
 
 export interface StorageConfig {
@@ -157,6 +162,7 @@ export const DEFAULTS = {
   maxConnections: 10_000,
   database: './.data/portico.sqlite',
   postgresPool: 10,
+  queryCacheEntries: 10_000,
   storageDir: './.data/storage',
   apiPrefix: '/api',
   corsMaxAge: 86_400,

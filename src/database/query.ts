@@ -66,6 +66,7 @@ export class Query implements QueryInitializer {
   }
 
   async collect(): Promise<GenericDocument[]> {
+    if (this.filters.length === 0) return this.read(Infinity);
     const out: GenericDocument[] = [];
     for await (const { document } of this.scan(this.range, Infinity)) out.push(document);
     return out;
@@ -73,6 +74,7 @@ export class Query implements QueryInitializer {
 
   async take(n: number): Promise<GenericDocument[]> {
     if (!Number.isInteger(n) || n < 0) throw new Error(`take() needs a non-negative integer, got ${n}`);
+    if (this.filters.length === 0) return this.read(n);
     const out: GenericDocument[] = [];
     if (n === 0) return out;
     for await (const { document } of this.scan(this.range, n)) {
@@ -122,6 +124,26 @@ export class Query implements QueryInitializer {
 
   async *[Symbol.asyncIterator](): AsyncIterator<GenericDocument> {
     for await (const { document } of this.scan(this.range, Infinity)) yield document;
+  }
+
+  /**
+   * Up to `n` documents of a query without filters: batches read straight
+   * into the result, without the async iterator that filters need (on the
+   * hot path of `.first()` it cost more than the SQL).
+   */
+  private async read(n: number): Promise<GenericDocument[]> {
+    const { source, table, direction } = this;
+    const index = this.index.name;
+    const out: GenericDocument[] = [];
+    let range = this.range;
+    while (out.length < n) {
+      const limit = Math.min(n - out.length, BATCH);
+      const rows = await source.tx().scan({ table, index, range, order: direction, limit });
+      for (const row of rows) out.push(source.decode(table, row));
+      if (rows.length < limit) break;
+      range = this.after(range, rows[rows.length - 1]!.key);
+    }
+    return out;
   }
 
   /** The range continued strictly after `key` in this query's order. */

@@ -1,4 +1,5 @@
 import type { Value } from '../values/value.js';
+import type { CommitFeed } from './write-set.js';
 
 // The storage engine under `ctx.db`: a few transactional primitives over
 // tables of documents with index key columns. SQLite and PostgreSQL each
@@ -162,6 +163,15 @@ export interface Store {
    * must not have effects outside the transaction.
    */
   write<T>(fn: (tx: WriteTx) => Promise<T>, options: WriteOptions): Promise<T>;
+  /** What each commit changed, announced once it is visible to readers (the query caches listen). */
+  readonly commits: CommitFeed;
+  /**
+   * Makes sure every commit acknowledged anywhere (other processes and
+   * instances included) before this call has been announced on `commits`.
+   * False when that cannot be known now (the connection that hears other
+   * instances is down): the caller must not trust what it cached.
+   */
+  catchUp(): boolean | Promise<boolean>;
   /** A small key/value table for the deployment's own secrets and settings. */
   getMeta(key: string): Promise<string | null>;
   /** Sets `key` unless it has a value already; returns the value that is stored. */

@@ -17,6 +17,8 @@ export interface LogScope {
   source: string;
   /** Collected Convex-style lines (`[LOG] 'hi'`), when the caller wants them. */
   lines: string[] | null;
+  /** Set once the code logged anything (a cached query result would lose its lines). */
+  logged?: boolean;
 }
 
 const storage = new AsyncLocalStorage<LogScope>();
@@ -53,6 +55,7 @@ export function installConsoleCapture(target?: Logger): void {
     const [pinoLevel, convexLevel] = LEVELS[method];
     capturedConsole[method] = (...args: unknown[]) => {
       const scope = attribution ? storage.getStore() : undefined;
+      if (scope) scope.logged = true;
       if (scope?.lines) scope.lines.push(`[${convexLevel}] ${args.map(convexFormat).join(' ')}`);
       const line = format(...args);
       if (logger) {

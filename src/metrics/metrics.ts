@@ -40,6 +40,9 @@ export class PorticoMetrics {
   private readonly conflicts = new client.Counter({ name: 'portico_transaction_conflicts_total', help: 'Mutations that met a serialization conflict.', registers: [this.registry] });
   private readonly retries = new client.Counter({ name: 'portico_transaction_retries_total', help: 'Mutation attempts re-run after a conflict.', registers: [this.registry] });
   private readonly rateLimitStoreErrors = new client.Counter({ name: 'portico_rate_limit_store_errors_total', help: 'Requests whose rate limit store (Redis) could not be reached in time, by what happened to them (allowed, denied).', labelNames: ['outcome'] as const, registers: [this.registry] });
+  private readonly cacheHits = new client.Counter({ name: 'portico_query_cache_hits_total', help: 'Query calls answered from the query cache.', registers: [this.registry] });
+  private readonly cacheMisses = new client.Counter({ name: 'portico_query_cache_misses_total', help: 'Query calls the query cache could not answer (they ran).', registers: [this.registry] });
+  private readonly cacheInvalidations = new client.Counter({ name: 'portico_query_cache_invalidations_total', help: 'Cached query results dropped because a committed write could change them.', registers: [this.registry] });
   private readonly reloads = new client.Counter({ name: 'portico_reloads_total', help: 'Config and code reloads, by outcome (ok, refused).', labelNames: ['outcome'] as const, registers: [this.registry] });
   private readonly routes = new Map<string, Map<string, RouteEntry>>();
   private readonly functions = new Map<string, { ok: CounterSeries; failed: CounterSeries; unavailable: CounterSeries; duration: HistogramSeries }>();
@@ -104,6 +107,18 @@ export class PorticoMetrics {
   conflict(retried: boolean): void {
     this.conflicts.inc();
     if (retried) this.retries.inc();
+  }
+
+  queryCacheHit(): void {
+    this.cacheHits.inc();
+  }
+
+  queryCacheMiss(): void {
+    this.cacheMisses.inc();
+  }
+
+  queryCacheInvalidated(entries: number): void {
+    this.cacheInvalidations.inc(entries);
   }
 
   /** A request the rate limit store failed: let through (onStoreError: allow) or refused. */

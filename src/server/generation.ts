@@ -70,6 +70,7 @@ export async function buildBackend(config: PorticoConfig, modules: LoadedModules
     transactionTimeoutMs: TRANSACTION_TIMEOUT_MS,
     // A mutation's storage writes go through its own transaction (tx).
     storageFor: (_caller, mode, tx) => storageContext(storage, urls, mode, tx),
+    queryCache: config.backend.queryCache,
   });
   return { backend, storage, urls };
 }

@@ -200,6 +200,8 @@ export class Runtime {
       const previous = this.generation;
       this.generation = next;
       this.host.swap(next.gateway);
+      // Calls still running on the previous version finish; its query cache goes now.
+      void previous.backend.close();
       const changes = reloadChanges(previous, next);
       const summary = describeChanges(changes);
       const codeHash = next.modules.codeHash ?? '';

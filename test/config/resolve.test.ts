@@ -29,7 +29,7 @@ test('a minimal config resolves to the documented defaults', async () => {
     http2: false,
   });
   assert.deepEqual(config.limits, { body: 20 * 1024 * 1024, response: 20 * 1024 * 1024, timeoutMs: 120_000 });
-  assert.deepEqual(config.backend, { kind: 'local', database: { kind: 'sqlite', file: path.join(dir, '.data/portico.sqlite') } });
+  assert.deepEqual(config.backend, { kind: 'local', database: { kind: 'sqlite', file: path.join(dir, '.data/portico.sqlite') }, queryCache: { maxEntries: 10_000 } });
   assert.deepEqual(config.storage, { kind: 'fs', dir: path.join(dir, '.data/storage'), inlineTypes: [] });
   assert.deepEqual(config.auth, { providers: [] });
   assert.equal(config.cors, null);
@@ -97,7 +97,7 @@ test('relative paths resolve against the folder of routes.yaml, URLs and :memory
     { extra: { 'src/fns/.keep': '', 'jwks.json': '{}' } },
   );
   assert.equal(config!.functionsDir, path.join(dir, 'src/fns'));
-  assert.deepEqual(config!.backend, { kind: 'local', database: { kind: 'sqlite', file: path.join(path.dirname(dir), 'db/app.sqlite') } });
+  assert.deepEqual(config!.backend, { kind: 'local', database: { kind: 'sqlite', file: path.join(path.dirname(dir), 'db/app.sqlite') }, queryCache: { maxEntries: 10_000 } });
   assert.equal(config!.storage.dir, path.join(dir, 'files'));
   assert.deepEqual(config!.auth.providers, [
     { issuer: 'a', audience: ['app'], jwks: path.join(dir, 'jwks.json'), algorithms: ['ES256'] },
@@ -108,20 +108,20 @@ test('relative paths resolve against the folder of routes.yaml, URLs and :memory
     backend: { database: ":memory:" }
     routes: []
   `);
-  assert.deepEqual(memory.config!.backend, { kind: 'local', database: { kind: 'sqlite', file: ':memory:' } });
+  assert.deepEqual(memory.config!.backend, { kind: 'local', database: { kind: 'sqlite', file: ':memory:' }, queryCache: { maxEntries: 10_000 } });
 });
 
 test('postgres:// and postgresql:// databases are PostgreSQL with a pool; remote backends keep url and key', async () => {
   for (const url of ['postgres://u:p@db:5432/app', 'postgresql://db/app']) {
     const { config } = await load(`version: 1\nbackend: { database: "${url}", pool: 4 }\nroutes: []\n`);
-    assert.deepEqual(config!.backend, { kind: 'local', database: { kind: 'postgres', url, pool: 4 } });
+    assert.deepEqual(config!.backend, { kind: 'local', database: { kind: 'postgres', url, pool: 4 }, queryCache: { maxEntries: 10_000 } });
   }
   const { config } = await load(yaml`
     version: 1
     backend: { database: postgres://db/app }
     routes: []
   `);
-  assert.deepEqual(config!.backend, { kind: 'local', database: { kind: 'postgres', url: 'postgres://db/app', pool: 10 } });
+  assert.deepEqual(config!.backend, { kind: 'local', database: { kind: 'postgres', url: 'postgres://db/app', pool: 10 }, queryCache: { maxEntries: 10_000 } });
   const remote = await load(yaml`
     version: 1
     backend: { kind: remote, url: https://fns.example.com/, adminKey: key }
@@ -237,4 +237,16 @@ test('the hash is the sha256 of the resolved config: independent of key order, f
   assert.equal(a.config!.hash, b.config!.hash);
   assert.notEqual(a.config!.hash, c.config!.hash);
   assert.equal(a.config!.hash, d.config!.hash);
+});
+
+test('backend.queryCache: on by default, false turns it off, maxEntries bounds it; bad values are errors', async () => {
+  const off = await load(`version: 1\nbackend: { queryCache: false }\nroutes: []\n`);
+  assert.equal((off.config!.backend as { queryCache: unknown }).queryCache, null);
+  const bounded = await load(`version: 1\nbackend: { queryCache: { maxEntries: 50 } }\nroutes: []\n`);
+  assert.deepEqual((bounded.config!.backend as { queryCache: unknown }).queryCache, { maxEntries: 50 });
+  for (const bad of ['queryCache: 0', 'queryCache: { maxEntries: 0 }', 'queryCache: { size: 5 }', 'queryCache: "yes"']) {
+    const { config, diagnostics } = await load(`version: 1\nbackend: { ${bad} }\nroutes: []\n`);
+    assert.equal(config, null, bad);
+    assert.ok(diagnostics.some((d) => d.severity === 'error' && /queryCache/.test(`${d.path ?? ''} ${d.message}`)), `${bad}: ${JSON.stringify(diagnostics)}`);
+  }
 });

@@ -4,6 +4,7 @@ import type { Auth } from '../../functions/context-types.js';
 import type { CompiledSchema } from '../../database/compiled-schema.js';
 import { DocumentApi } from '../../database/document-api.js';
 import type { ReadTx, Store, WriteTx } from '../../database/store.js';
+import { readSetOf } from '../../database/read-set.js';
 import type { StorageContext } from '../../storage/storage-context.js';
 import type { CallKind, Caller } from '../function-backend.js';
 import type { Scheduler } from '../../functions/scheduler-types.js';
@@ -57,6 +58,9 @@ export class QueryContext {
   }
 
   get auth(): Auth {
+    // A cached result of this query now belongs to the caller's identity.
+    const reads = readSetOf(this.tx);
+    if (reads) reads.identity = true;
     return authOf(this.caller);
   }
 

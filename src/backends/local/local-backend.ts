@@ -20,6 +20,9 @@ import { actionScheduler } from '../../scheduler/schedule.js';
 import { jobScheduled } from '../../scheduler/wake.js';
 import type { JobExecutor } from '../../scheduler/executor.js';
 import { describeFailure, FunctionCallError } from './call-errors.js';
+import { QueryCache } from './query-cache.js';
+import { ReadSet, TrackedReadTx } from '../../database/read-set.js';
+import { activeMetrics } from '../../metrics/metrics.js';
 import { ActionContext, MutationContext, QueryContext, type ContextHost } from './function-contexts.js';
 
 // Runs the project's functions in this process, over a Store:
@@ -43,6 +46,8 @@ export interface LocalBackendOptions {
    * waits for it.
    */
   storageFor(caller: Caller, mode: 'reader' | 'writer' | 'action', tx?: WriteTx): StorageContext;
+  /** Keep query results until a write could change them; null turns the cache off. */
+  queryCache?: { maxEntries: number } | null;
 }
 
 type Kind = RegisteredFunction['kind'];
@@ -54,6 +59,7 @@ export class LocalBackend implements FunctionBackend, ContextHost, JobExecutor {
   private readonly returnCheckers = new WeakMap<RegisteredFunction, (encoded: JSONValue) => CheckResult>();
   /** v.id() in arguments and results: ids of this store's tables. */
   private readonly isIdOfTable: (table: string, id: string) => boolean;
+  private readonly cache: QueryCache | null;
 
   constructor(
     readonly store: Store,
@@ -64,6 +70,7 @@ export class LocalBackend implements FunctionBackend, ContextHost, JobExecutor {
   ) {
     this.description = `local (${store.dialect})`;
     this.isIdOfTable = idCheckFor(store);
+    this.cache = options.queryCache ? new QueryCache(options.queryCache.maxEntries, store.commits) : null;
     // logLines need each call's console output tied to it, whoever built
     // this backend (the server, or `portico run` alone).
     if (modules.usesConsole) enableAttribution();
@@ -73,6 +80,7 @@ export class LocalBackend implements FunctionBackend, ContextHost, JobExecutor {
     const logLines: string[] = [];
     try {
       const fn = this.resolve(request.kind, request.name, request.caller);
+      if (fn.kind === 'query' && this.cache) return await this.cachedQuery(fn, request, logLines);
       const args = this.checkArgs(fn, request.args, request.name);
       const scope = { requestId: request.caller.requestId, source: request.name, lines: request.caller.collectLogs ? logLines : null };
       const value = await runInLogScope(scope, () => this.execute(fn, request.name, args, request.caller));
@@ -88,6 +96,56 @@ export class LocalBackend implements FunctionBackend, ContextHost, JobExecutor {
 
   async close(): Promise<void> {
     // The store is shared by generations and closed with them (SharedResources).
+    this.cache?.close();
+  }
+
+  /**
+   * A query through the cache. The key is the function and its arguments as
+   * sent; a result that asked who the caller is is kept per identity. A hit
+   * first makes sure every commit made elsewhere has been heard of (another
+   * process on the SQLite file, another instance on PostgreSQL). A query that
+   * logged is not kept (a hit would lose its lines), nor one that failed.
+   */
+  private async cachedQuery(fn: RegisteredFunction, request: CallRequest, logLines: string[]): Promise<CallResult> {
+    const cache = this.cache!;
+    const { caller } = request;
+    const call = `${request.name}\u0000${JSON.stringify(request.args)}`;
+    let key = call;
+    if (cache.dependsOnIdentity(call) && !cache.has(call)) {
+      const identity = await caller.identity.get().catch(() => undefined);
+      if (identity !== undefined) key = `${call}\u0000${JSON.stringify(identity)}`;
+    }
+    // Found: first hear of every commit made elsewhere (another process on
+    // the SQLite file, another instance on PostgreSQL), which may drop it.
+    // A miss needs no such check: a result stored from a snapshot older
+    // than such a commit is dropped by the check of the next hit.
+    if (cache.has(key)) {
+      const current = this.store.catchUp();
+      const trusted = current === true || (current !== false && (await current));
+      const hit = trusted ? cache.get(key) : undefined;
+      if (hit !== undefined) {
+        activeMetrics()?.queryCacheHit();
+        return { status: 'success', value: hit, logLines };
+      }
+    }
+    activeMetrics()?.queryCacheMiss();
+    const args = this.checkArgs(fn, request.args, request.name);
+    const scope = { requestId: caller.requestId, source: request.name, lines: caller.collectLogs ? logLines : null, logged: false };
+    const since = cache.position;
+    const reads = new ReadSet();
+    const value = await runInLogScope(scope, () =>
+      this.store.read(async (tx) => this.encodeResult(fn, request.name, await fn.handler(new QueryContext(this, new TrackedReadTx(tx, reads), caller), args)), {
+        timeoutMs: this.options.transactionTimeoutMs,
+      }),
+    );
+    if (!scope.logged) {
+      if (!reads.identity) cache.put(call, value, reads, since);
+      else {
+        const identity = await caller.identity.get();
+        cache.put(`${call}\u0000${JSON.stringify(identity)}`, value, reads, since, call);
+      }
+    }
+    return { status: 'success', value, logLines };
   }
 
   get functions(): ReadonlyMap<string, RegisteredFunction> {

@@ -17,7 +17,9 @@ import { PostgresFileChunks } from './file-chunks.js';
 import { PostgresCatalog } from './postgres-catalog.js';
 import { DDL_LOCK, PostgresTx, TABLE_NUMBERS } from './postgres-tx.js';
 import { renameCutIdentifiers, syncIndexes } from './schema-changes.js';
-import { SCHEMA_CHANNEL, SchemaListener } from './schema-listener.js';
+import { CHANGES_CHANNEL, SCHEMA_CHANNEL, SchemaListener } from './schema-listener.js';
+import { notifyStatement, parseAnnouncement } from './commit-announcement.js';
+import { CommitFeed } from '../write-set.js';
 import { activeMetrics } from '../../metrics/metrics.js';
 
 // The shared store: several gateway instances (and worker processes) on one
@@ -64,6 +66,7 @@ export class PostgresStore implements Store {
   private readonly catalog = new PostgresCatalog();
   private listener: SchemaListener | null = null;
   private unregister: () => void = () => {};
+  readonly commits = new CommitFeed();
 
   private constructor(private readonly pool: ConnectionPool) {}
 
@@ -83,7 +86,14 @@ export class PostgresStore implements Store {
       // changes: one that adds or drops an index notifies, the others drop
       // their cached index lists, so their next writes fill the new key
       // columns too.
-      const listener = new SchemaListener(pool.clientConfig, () => store.catalog.forgetIndexes());
+      const listener = new SchemaListener(
+        pool.clientConfig,
+        () => {
+          store.catalog.forgetIndexes();
+          store.commits.publish('everything');
+        },
+        (payload) => store.commits.publish(parseAnnouncement(payload)),
+      );
       await listener.start();
       store.listener = listener;
       store.unregister = registerHealthSource(listener);
@@ -118,6 +128,11 @@ export class PostgresStore implements Store {
     return this.catalog.names.get(number);
   }
 
+  /** Other instances' commits arrive as notifications: a barrier makes sure those finished before now have. */
+  catchUp(): Promise<boolean> | false {
+    return this.listener?.barrier() ?? false;
+  }
+
   indexesOf(table: string): readonly IndexSpec[] | null {
     return this.catalog.indexCache.get(table) ?? null;
   }
@@ -131,6 +146,7 @@ export class PostgresStore implements Store {
     });
     // Lists cached meanwhile may predate the change.
     this.catalog.forgetIndexes();
+    this.commits.publish('everything');
     for (const table of tables) {
       const { rows } = await this.pool.query<{ index_name: string; fields: string }>(
         'SELECT index_name, fields FROM _portico_indexes WHERE table_name = $1 ORDER BY index_name',
@@ -194,11 +210,16 @@ export class PostgresStore implements Store {
       if (tx.retry) throw tx.retry;
       tx.close();
       committing = true;
-      const result = await lease.client.query('COMMIT');
+      // What it wrote goes to the other instances with the commit itself,
+      // in the same round trip.
+      const announced = !tx.writes.empty && !tx.aborted;
+      const results = await lease.client.query(announced ? `${notifyStatement(CHANGES_CHANNEL, tx.writes)}; COMMIT` : 'COMMIT');
+      const result = Array.isArray(results) ? (results.at(-1) as pg.QueryResult) : results;
       // COMMIT of a transaction a failed statement aborted (the function
       // caught the error and returned) rolls back without an error.
       if (result.command !== 'COMMIT') throw new Error('The mutation was rolled back: one of its database operations failed and its error was caught');
       lease.release();
+      this.commits.publish(tx.writes);
       for (const [table, number] of tx.created) this.catalog.remember(table, number);
       tx.commitHooks.run();
       return value;

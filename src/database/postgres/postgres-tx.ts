@@ -14,6 +14,7 @@ import {
 } from '../store.js';
 import type { PostgresCatalog } from './postgres-catalog.js';
 import { pgIndexName, pgKeyColumn, pgTable } from './identifiers.js';
+import { WriteSet } from '../write-set.js';
 
 // Reads and writes on one pooled PostgreSQL connection, inside a transaction
 // the store opened. Same layout as SQLite: bytea key columns compare
@@ -57,6 +58,10 @@ export class PostgresTx implements WriteTx {
   retry: Error | null = null;
   /** Statements sent and not yet answered. */
   pending = 0;
+  /** A statement failed and no savepoint rollback has recovered the transaction since: COMMIT will roll back. */
+  aborted = false;
+  /** What this transaction wrote, for the query caches (a rolled-back savepoint's writes stay: over-telling is safe). */
+  readonly writes = new WriteSet();
   // A connection runs one statement at a time; functions that read in
   // parallel (Promise.all of db.get) have their statements queued here
   // rather than by pg, which is deprecated and goes away in pg 9.
@@ -127,28 +132,32 @@ export class PostgresTx implements WriteTx {
     await this.ensureTable(table);
     const indexes = await this.indexes(table);
     const columns = ['id', 'creation_time', 'doc', pgKeyColumn(CREATION_INDEX), ...indexes.map((index) => pgKeyColumn(index.name))];
-    const values: unknown[] = [document.id, document.creationTime, document.json, creationKey(document.creationTime, document.id)];
-    for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
+    const keys = new Map([[CREATION_INDEX, creationKey(document.creationTime, document.id)]]);
+    for (const index of indexes) keys.set(index.name, indexKey(document.fields, index, document.creationTime, document.id));
+    const values: unknown[] = [document.id, document.creationTime, document.json, ...keys.values()];
     const text = `INSERT INTO ${pgTable(table)} (${columns.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})`;
     await this.run(prepared(text, values));
+    this.writes.written(table, document.id, keys);
   }
 
   async replace(table: string, document: DocumentWrite): Promise<void> {
     this.check();
     const indexes = await this.indexes(table);
     const sets = ['doc = $1', ...indexes.map((index, i) => `${pgKeyColumn(index.name)} = $${i + 2}`)];
-    const values: unknown[] = [document.json];
-    for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
-    values.push(document.id);
+    const keys = new Map([[CREATION_INDEX, creationKey(document.creationTime, document.id)]]);
+    for (const index of indexes) keys.set(index.name, indexKey(document.fields, index, document.creationTime, document.id));
+    const values: unknown[] = [document.json, ...[...keys.values()].slice(1), document.id];
     const text = `UPDATE ${pgTable(table)} SET ${sets.join(', ')} WHERE id = $${values.length}`;
     const result = await this.run(prepared(text, values));
     if (result.rowCount !== 1) throw new Error(`Document ${document.id} does not exist in table "${table}"`);
+    this.writes.written(table, document.id, keys);
   }
 
   async delete(table: string, id: string): Promise<boolean> {
     this.check();
     if ((await this.numberOf(table)) === null) return false;
     const result = await this.run(prepared(`DELETE FROM ${pgTable(table)} WHERE id = $1`, [id]));
+    if (result.rowCount === 1) this.writes.deleted(table, id);
     return result.rowCount === 1;
   }
 
@@ -172,6 +181,7 @@ export class PostgresTx implements WriteTx {
     } catch (error) {
       if (!this.closed) {
         await this.run(`ROLLBACK TO SAVEPOINT ${name}`);
+        this.aborted = false;
         this.commitHooks.rollbackTo(hooksBefore);
         // Tables created inside the savepoint are gone again.
         for (const table of this.created.keys()) if (!createdBefore.has(table)) this.created.delete(table);
@@ -217,6 +227,7 @@ export class PostgresTx implements WriteTx {
     await this.run(tableDdl(table));
     this.missing.delete(table);
     this.created.set(table, number);
+    this.writes.catalog = true;
     return number;
   }
 
@@ -243,6 +254,10 @@ export class PostgresTx implements WriteTx {
       this.pending += 1;
       try {
         return await this.client.query<R>(query);
+      } catch (error) {
+        // PostgreSQL ignores every later statement until a ROLLBACK TO SAVEPOINT.
+        this.aborted = true;
+        throw error;
       } finally {
         this.pending -= 1;
       }

@@ -1,13 +1,21 @@
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { DatabaseHealth, HealthSource } from '../health.js';
 
 // One connection of its own, outside the pool, that LISTENs for schema
-// changes announced by other instances, and tells /_portico/health whether
-// the server is there. When the server goes away (a restart, a killed
-// backend) it reconnects by itself, and drops the caches on its return,
-// since announcements sent meanwhile were lost.
+// changes and commits announced by other instances, and tells
+// /_portico/health whether the server is there. When the server goes away
+// (a restart, a killed backend) it reconnects by itself, and drops the
+// caches on its return, since announcements sent meanwhile were lost.
+//
+// PostgreSQL delivers notifications in the order their transactions
+// committed, on every channel. So a NOTIFY this connection sends to itself
+// (a barrier) comes back after every announcement of a commit that finished
+// before it was sent: once it is back, this instance has heard of them all.
 
 export const SCHEMA_CHANNEL = 'portico_schema';
+export const CHANGES_CHANNEL = 'portico_changes';
+const BARRIER_TIMEOUT_MS = 2_000;
 
 const PROBE_MS = 2_000;
 const RECONNECT_MIN_MS = 100;
@@ -19,12 +27,49 @@ export class SchemaListener implements HealthSource {
   private reconnecting = false;
   private closed = false;
   private probe: Promise<DatabaseHealth> | null = null;
+  /** This connection's own channel, for barriers. */
+  private readonly barrierChannel = `portico_barrier_${randomBytes(8).toString('hex')}`;
+  /** Callers waiting for the barrier that has not been sent yet. */
+  private nextBarrier: { token: string; promise: Promise<boolean> } | null = null;
+  private readonly sentBarriers = new Map<string, (ok: boolean) => void>();
+  private barrierCount = 0;
 
   constructor(
     private readonly config: pg.ClientConfig,
-    /** A schema change may have happened: drop what is cached. */
+    /** A schema change may have happened, or announcements were lost: drop what is cached. */
     private readonly onChange: () => void,
+    /** Another instance (or this one) committed: the payload its CommitAnnouncement wrote. */
+    private readonly onCommit: (payload: string) => void = () => {},
   ) {}
+
+  /**
+   * Resolves true once every commit that finished before this call has been
+   * announced to this instance; false when that cannot be known (no
+   * connection, or no answer in time). Callers within one turn of the event
+   * loop share one barrier.
+   */
+  barrier(): Promise<boolean> {
+    if (this.client === null) return Promise.resolve(false);
+    if (this.nextBarrier) return this.nextBarrier.promise;
+    const token = String(++this.barrierCount);
+    const promise = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => finish(false), BARRIER_TIMEOUT_MS).unref();
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.sentBarriers.delete(token);
+        resolve(ok);
+      };
+      this.sentBarriers.set(token, finish);
+    });
+    this.nextBarrier = { token, promise };
+    setImmediate(() => {
+      this.nextBarrier = null;
+      const client = this.client;
+      if (!client) return this.sentBarriers.get(token)?.(false);
+      client.query(`NOTIFY ${this.barrierChannel}, '${token}'`).catch(() => this.sentBarriers.get(token)?.(false));
+    });
+    return promise;
+  }
 
   /** Connects once; throws if the server cannot be reached (at start-up). */
   start(): Promise<void> {
@@ -39,6 +84,7 @@ export class SchemaListener implements HealthSource {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const finish of [...this.sentBarriers.values()]) finish(false);
     const client = this.client;
     this.client = null;
     await client?.end().catch(() => {});
@@ -51,10 +97,14 @@ export class SchemaListener implements HealthSource {
     client.on('end', () => {
       if (this.client === client) this.lost('the connection to PostgreSQL was lost');
     });
-    client.on('notification', () => this.onChange());
+    client.on('notification', (message) => {
+      if (message.channel === this.barrierChannel) this.sentBarriers.get(message.payload ?? '')?.(true);
+      else if (message.channel === CHANGES_CHANNEL) this.onCommit(message.payload ?? '');
+      else this.onChange();
+    });
     try {
       await client.connect();
-      await client.query(`LISTEN ${SCHEMA_CHANNEL}`);
+      await client.query(`LISTEN ${SCHEMA_CHANNEL}; LISTEN ${CHANGES_CHANNEL}; LISTEN ${this.barrierChannel}`);
     } catch (error) {
       await client.end().catch(() => {});
       throw error;
@@ -71,6 +121,7 @@ export class SchemaListener implements HealthSource {
   private lost(reason: string): void {
     this.client = null;
     this.down = reason;
+    for (const finish of [...this.sentBarriers.values()]) finish(false);
     if (this.closed || this.reconnecting) return;
     this.reconnecting = true;
     void this.reconnect().finally(() => (this.reconnecting = false));

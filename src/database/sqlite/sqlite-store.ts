@@ -8,6 +8,7 @@ import { StatementCache } from './sqlite-statements.js';
 import { Checkpointer } from './checkpointer.js';
 import { WalSync } from './wal-sync.js';
 import { WriteLane } from './write-lane.js';
+import { CommitFeed } from '../write-set.js';
 
 // The embedded store: one SQLite file in WAL mode.
 //  - Writes go through the WriteLane on the single write connection (serial,
@@ -30,6 +31,14 @@ export class SqliteStore implements Store {
   private readonly idleReaders: StatementCache[] = [];
   private readonly allReaders: StatementCache[] = [];
   private readonly readerWaiters: ((reader: StatementCache) => void)[] = [];
+  readonly commits = new CommitFeed();
+  /**
+   * SQLite's count of commits made by other connections, as the write
+   * connection saw it last. This process's readers never write, so a change
+   * means another process (a --workers sibling, another tool) committed.
+   */
+  private foreignVersion: number;
+  private readonly dataVersion: Database.Statement;
 
   constructor(readonly file: string) {
     mkdirSync(path.dirname(file), { recursive: true });
@@ -52,6 +61,8 @@ export class SqliteStore implements Store {
     this.writerView = { statements: this.writerStatements, since: null };
     this.catalog.load(this.writerStatements);
     this.schemaVersion = this.readSchemaVersion();
+    this.dataVersion = this.writer.prepare('PRAGMA data_version').pluck();
+    this.foreignVersion = this.dataVersion.get() as number;
     this.walSync = new WalSync(`${file}-wal`);
     this.lane = new WriteLane(this.writer, () => this.durable(), () => this.noticeSchemaChanges());
   }
@@ -79,10 +90,25 @@ export class SqliteStore implements Store {
    * process to re-read its index lists before it writes.
    */
   private noticeSchemaChanges(): void {
+    this.catchUp();
     const version = this.readSchemaVersion();
     if (version === this.schemaVersion) return;
     this.schemaVersion = version;
     this.catalog.forgetIndexes();
+  }
+
+  /**
+   * Another process's commits are not known one by one: when there were
+   * any, everything is announced as changed. Synchronous (a few µs: SQLite
+   * takes and drops its read lock), so a cache hit costs no extra turn.
+   */
+  catchUp(): boolean {
+    const version = this.dataVersion.get() as number;
+    if (version !== this.foreignVersion) {
+      this.foreignVersion = version;
+      this.commits.publish('everything');
+    }
+    return true;
   }
 
   async tableNumber(table: string): Promise<number | null> {
@@ -113,6 +139,7 @@ export class SqliteStore implements Store {
       this.writerStatements.clear();
       for (const reader of this.allReaders) reader.clear();
     }
+    if (changed || created.length > 0) this.commits.publish('everything');
   }
 
   async read<T>(fn: (tx: ReadTx) => Promise<T>, options?: ReadOptions): Promise<T> {
@@ -146,7 +173,12 @@ export class SqliteStore implements Store {
     const tx = new SqliteTx(this.writerStatements, this.catalog, null);
     // A mutation that runs out of time is closed before the lane moves on,
     // so code it still runs cannot write into the next mutation's savepoint.
-    return this.lane.submit(() => fn(tx), options.timeoutMs, () => tx.close()).then(
+    return this.lane.submit(
+      () => fn(tx),
+      options.timeoutMs,
+      () => tx.close(),
+      () => this.commits.publish(tx.writes),
+    ).then(
       (value) => {
         tx.close();
         this.catalog.committedTables(tx.created);

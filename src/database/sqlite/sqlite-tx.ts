@@ -14,6 +14,7 @@ import {
   type StoredDocument,
   type WriteTx,
 } from '../store.js';
+import { WriteSet } from '../write-set.js';
 
 // Reads and writes on one SQLite connection, inside a transaction the store
 // opened. Statements are prepared once per connection and reused. A handle
@@ -51,6 +52,8 @@ export class SqliteTx implements WriteTx {
   /** Tables this transaction created (and did not roll back): the store remembers them once it commits. */
   readonly created: CreatedTable[] = [];
   readonly commitHooks = new CommitHooks();
+  /** What this transaction wrote, for the query caches (a rolled-back savepoint's writes stay: over-telling is safe). */
+  readonly writes = new WriteSet();
 
   /** `since`: for a read snapshot, the catalog tick when it began; null for the write connection. */
   constructor(
@@ -89,7 +92,10 @@ export class SqliteTx implements WriteTx {
   async ensureTable(table: string): Promise<number> {
     this.check();
     // Created inside this transaction: it disappears if the transaction rolls back.
-    return this.catalog.create(this.view, table, this.created);
+    const before = this.created.length;
+    const number = this.catalog.create(this.view, table, this.created);
+    if (this.created.length > before) this.writes.catalog = true;
+    return number;
   }
 
   async insert(table: string, document: DocumentWrite): Promise<void> {
@@ -97,26 +103,31 @@ export class SqliteTx implements WriteTx {
     await this.ensureTable(table);
     const indexes = this.catalog.indexes(this.view, table);
     const columns = ['id', 'creation_time', 'doc', sqlKeyColumn(CREATION_INDEX), ...indexes.map((index) => sqlKeyColumn(index.name))];
-    const values: unknown[] = [document.id, document.creationTime, document.json, creationKey(document.creationTime, document.id)];
-    for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
+    const keys = new Map([[CREATION_INDEX, creationKey(document.creationTime, document.id)]]);
+    for (const index of indexes) keys.set(index.name, indexKey(document.fields, index, document.creationTime, document.id));
+    const values: unknown[] = [document.id, document.creationTime, document.json, ...keys.values()];
     this.statements.get(`INSERT INTO ${sqlTable(table)} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...values);
+    this.writes.written(table, document.id, keys);
   }
 
   async replace(table: string, document: DocumentWrite): Promise<void> {
     this.check();
     const indexes = this.catalog.indexes(this.view, table);
     const sets = ['doc = ?', ...indexes.map((index) => `${sqlKeyColumn(index.name)} = ?`)];
-    const values: unknown[] = [document.json];
-    for (const index of indexes) values.push(indexKey(document.fields, index, document.creationTime, document.id));
-    values.push(document.id);
+    const keys = new Map([[CREATION_INDEX, creationKey(document.creationTime, document.id)]]);
+    for (const index of indexes) keys.set(index.name, indexKey(document.fields, index, document.creationTime, document.id));
+    const values: unknown[] = [document.json, ...[...keys.values()].slice(1), document.id];
     const result = this.statements.get(`UPDATE ${sqlTable(table)} SET ${sets.join(', ')} WHERE id = ?`).run(...values);
     if (result.changes !== 1) throw new Error(`Document ${document.id} does not exist in table "${table}"`);
+    this.writes.written(table, document.id, keys);
   }
 
   async delete(table: string, id: string): Promise<boolean> {
     this.check();
     if (!this.catalog.exists(this.view, table)) return false;
-    return this.statements.get(`DELETE FROM ${sqlTable(table)} WHERE id = ?`).run(id).changes === 1;
+    const deleted = this.statements.get(`DELETE FROM ${sqlTable(table)} WHERE id = ?`).run(id).changes === 1;
+    if (deleted) this.writes.deleted(table, id);
+    return deleted;
   }
 
   onCommit(hook: () => void): void {

@@ -23,6 +23,7 @@ interface Job {
   run: () => Promise<unknown>;
   timeoutMs: number;
   onTimeout: (() => void) | undefined;
+  onCommitted: (() => void) | undefined;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
 }
@@ -60,11 +61,13 @@ export class WriteLane {
   /**
    * Queues `run` (which uses the write connection) and resolves once its
    * commit is durable. `onTimeout` runs, before the lane moves on, if `run`
-   * is abandoned for taking longer than `timeoutMs`.
+   * is abandoned for taking longer than `timeoutMs`. `onCommitted` runs
+   * right after the COMMIT that includes it, before anything else runs and
+   * before it is durable: from then on, readers see its writes.
    */
-  submit<T>(run: () => Promise<T>, timeoutMs: number, onTimeout?: () => void): Promise<T> {
+  submit<T>(run: () => Promise<T>, timeoutMs: number, onTimeout?: () => void, onCommitted?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ run, timeoutMs, onTimeout, resolve: resolve as (value: unknown) => void, reject });
+      this.queue.push({ run, timeoutMs, onTimeout, onCommitted, resolve: resolve as (value: unknown) => void, reject });
       if (!this.draining) {
         this.draining = true;
         // Let the requests already waiting on the event loop queue their
@@ -138,6 +141,9 @@ export class WriteLane {
       if (this.db.inTransaction) statements.rollback.run();
       return { committed: false, outcomes: batch.map(() => ({ ok: false, error: diskFullOr(error) })) };
     }
+    batch.forEach((job, i) => {
+      if (outcomes[i]!.ok) job.onCommitted?.();
+    });
     return { committed: true, outcomes };
   }
 
