@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { ConvexHttpClient } from 'convex/browser';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { browserMissing, closeBrowser, launchBrowser } from '../helpers/browser.js';
 import { makeProject, removeProject } from '../helpers/project.js';
 import { BIN, runCli } from '../helpers/gateway.js';
 
@@ -20,7 +20,6 @@ import { BIN, runCli } from '../helpers/gateway.js';
 // ConvexHttpClient, and from Chromium on another origin.
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'convex');
-const CHROMIUM = '/usr/bin/chromium';
 const IMAGE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...Array.from({ length: 3000 }, (_, i) => i % 251)]);
 
 interface Served {
@@ -66,15 +65,6 @@ async function copyFixture(): Promise<string> {
   return makeProject(files);
 }
 
-function browserMissing(t: TestContext): boolean {
-  if (existsSync(CHROMIUM)) return false;
-  const message = `${CHROMIUM} is missing: SKIPPING "${t.name}"`;
-  if (process.env.PORTICO_REQUIRE_BROWSER === '1') throw new Error(message);
-  console.warn(`\n!! ${message}\n`);
-  t.skip(message);
-  return true;
-}
-
 describe("the HTTP endpoints page's examples, served from a convex/ folder without edits", () => {
   let dir: string;
   let gateway: Served;
@@ -92,12 +82,10 @@ describe("the HTTP endpoints page's examples, served from a convex/ folder witho
     clientOrigin = `http://localhost:${(pages.address() as AddressInfo).port}`;
     dir = await copyFixture();
     gateway = await serveConvex(dir, { CLIENT_ORIGIN: clientOrigin });
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'], timeout: 60_000 });
-    }
+    browser = await launchBrowser();
   });
   after(async () => {
-    await browser?.close();
+    await closeBrowser(browser);
     gateway?.child.kill('SIGKILL');
     await new Promise((resolve) => pages?.close(resolve));
     await removeProject(dir);
@@ -165,7 +153,7 @@ describe("the HTTP endpoints page's examples, served from a convex/ folder witho
   });
 
   test('from Chromium on another origin: the image goes through its preflight; postMessage, without CORS, is refused', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser page-example test')) return;
     const page = await (await browser!.newContext()).newPage();
     await page.goto(`${clientOrigin}/`);
     const target = `http://127.0.0.1:${gateway.port}`;

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { browserMissing, closeBrowser, launchBrowser } from '../helpers/browser.js';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 
@@ -12,17 +12,6 @@ import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 // and http://127.0.0.1:P are different origins, so one tiny page server
 // gives an allowed origin and a refused one. Without /usr/bin/chromium the
 // tests skip loudly; PORTICO_REQUIRE_BROWSER=1 turns that into a failure.
-
-const CHROMIUM = '/usr/bin/chromium';
-
-function browserMissing(t: TestContext): boolean {
-  if (existsSync(CHROMIUM)) return false;
-  const message = `${CHROMIUM} is missing: SKIPPING the browser CORS test "${t.name}"`;
-  if (process.env.PORTICO_REQUIRE_BROWSER === '1') throw new Error(`${message} (PORTICO_REQUIRE_BROWSER=1 makes this a failure)`);
-  console.warn(`\n!! ${message}\n`);
-  t.skip(message);
-  return true;
-}
 
 const functions = {
   'functions/web.ts': `
@@ -80,16 +69,10 @@ cors:
 `;
     dir = await makeProject({ 'routes.yaml': routesYaml(routes, corsBlock), ...functions });
     gateway = await startGateway(dir);
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        timeout: 60_000,
-      });
-    }
+    browser = await launchBrowser();
   });
   after(async () => {
-    await browser?.close();
+    await closeBrowser(browser);
     await gateway?.stop();
     await new Promise((resolve) => pages?.close(resolve));
     await removeProject(dir);
@@ -123,7 +106,7 @@ cors:
   const gatewayAt = (host: string) => `http://${host}:${gateway.port}`;
 
   test('an allowed origin sends a JSON POST with a custom header (preflight, then the request) and reads an exposed header', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser CORS test')) return;
     const { page } = await pageAt(`http://localhost:${pagePort}`);
     const outcome = await fetchIn(page, `${gatewayAt('127.0.0.1')}/echo`, {
       method: 'POST',
@@ -143,7 +126,7 @@ cors:
   });
 
   test('a disallowed origin: the preflight is refused and fetch fails with a CORS error in the page', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser CORS test')) return;
     const { page, console } = await pageAt(`http://127.0.0.1:${pagePort}`);
     const outcome = await fetchIn(page, `${gatewayAt('127.0.0.1')}/echo`, {
       method: 'POST',
@@ -160,7 +143,7 @@ cors:
   });
 
   test('a disallowed origin cannot read a simple GET either, though it reached the handler', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser CORS test')) return;
     const { page, console } = await pageAt(`http://127.0.0.1:${pagePort}`);
     const outcome = await fetchIn(page, `${gatewayAt('127.0.0.1')}/hello?from=refused`, {});
     assert.equal(outcome.ok, false);
@@ -173,7 +156,7 @@ cors:
   });
 
   test('the allowed origin reads the same simple GET', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser CORS test')) return;
     const { page } = await pageAt(`http://localhost:${pagePort}`);
     const outcome = await fetchIn(page, `${gatewayAt('127.0.0.1')}/hello`, {});
     assert.equal(outcome.ok, true, outcome.error);
@@ -183,7 +166,7 @@ cors:
   });
 
   test('credentials mode: a route with credentials: true sets a cookie and gets it back', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser CORS test')) return;
     const { page } = await pageAt(`http://localhost:${pagePort}`);
     // Same site (localhost), another origin (port): a SameSite=Lax cookie flows with credentials: 'include'.
     const login = await fetchIn(page, `${gatewayAt('localhost')}/login`, { credentials: 'include' });
@@ -198,7 +181,7 @@ cors:
   });
 
   test('credentials mode fails against a route whose policy does not allow credentials', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser CORS test')) return;
     const { page, console } = await pageAt(`http://localhost:${pagePort}`);
     for (const path of ['/public', '/hello']) {
       const outcome = await fetchIn(page, `${gatewayAt('localhost')}${path}`, { credentials: 'include' });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { browserMissing, closeBrowser, launchBrowser } from '../helpers/browser.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { makeProject, removeProject, ROOT } from '../helpers/project.js';
 
@@ -16,7 +16,6 @@ import { makeProject, removeProject, ROOT } from '../helpers/project.js';
 // log line, a document and a file stays text. PORTICO_SCREENSHOTS=1 saves
 // each view's picture in docs/dashboard/.
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_KEY = 'dashboard-admin-key-0123456789';
 /** Would run script if it were ever parsed as HTML. */
 const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
@@ -27,15 +26,6 @@ import { action, v } from 'portico';
 export const shout = action({ args: { text: v.string() }, handler: async (_ctx, { text }) => { console.log(text); console.warn('second line', text.length); return text.length; } });
 export const keep = action({ args: { text: v.string() }, handler: async (ctx, { text }) => ctx.storage.store(new Blob([text], { type: 'text/html' })) });
 `;
-
-function browserMissing(t: TestContext): boolean {
-  if (existsSync(CHROMIUM)) return false;
-  const message = `${CHROMIUM} is missing: SKIPPING the dashboard browser test "${t.name}"`;
-  if (process.env.PORTICO_REQUIRE_BROWSER === '1') throw new Error(message);
-  console.warn(`\n!! ${message}\n`);
-  t.skip(message);
-  return true;
-}
 
 /** The example app as a project: its routes.yaml with an admin key, its functions, and the probe. */
 async function exampleApp(): Promise<string> {
@@ -82,8 +72,8 @@ describe('the dashboard in Chromium', () => {
   before(async () => {
     dir = await exampleApp();
     gateway = await startGateway(dir);
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    browser = await launchBrowser();
+    if (browser) {
       context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
       page = await context.newPage();
       page.on('console', (message) => {
@@ -93,13 +83,13 @@ describe('the dashboard in Chromium', () => {
     }
   });
   after(async () => {
-    await browser?.close();
+    await closeBrowser(browser);
     await gateway?.stop();
     await removeProject(dir);
   });
 
   test('a wrong key is refused; the admin key logs in with an HttpOnly, SameSite=Strict session', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the dashboard browser test')) return;
     const response = await page.goto(`${gateway.url}/_portico/dashboard`);
     assert.match(response!.headers()['content-security-policy']!, /default-src 'none'; script-src 'self'/);
     await page.locator('#login').waitFor();
@@ -121,7 +111,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   test('the Functions view lists the example app\'s routes and functions, and runs a mutation whose document the Data view shows', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the dashboard browser test')) return;
     await curl(`${gateway.url}/getMessagesByAuthor?author=ada`);
     await page.click('#tabs button[data-view="functions"]');
     const routes = page.locator('#routes tbody');
@@ -171,7 +161,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   test('a request sent with curl shows in the Logs view within a second; filters and a request id narrow it; hostile text stays text', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the dashboard browser test')) return;
     await page.click('#tabs button[data-view="logs"]');
     await page.locator('#log-lines tbody tr').first().waitFor();
     const sent = await curl(`${gateway.url}/api/action`, { path: 'probe:shout', args: { text: HOSTILE }, format: 'json' });
@@ -217,7 +207,7 @@ describe('the dashboard in Chromium', () => {
   });
 
   test('the Files view lists a stored file with its metadata, downloads and deletes it; the Health view shows the deployment', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the dashboard browser test')) return;
     const stored = await curl(`${gateway.url}/api/action`, { path: 'probe:keep', args: { text: HOSTILE }, format: 'json' });
     const storageId = (JSON.parse(stored.body) as { value: string }).value;
     await page.click('#tabs button[data-view="files"]');

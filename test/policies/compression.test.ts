@@ -5,16 +5,14 @@
 // Chromium.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
+import { browserMissing, closeBrowser, launchBrowser } from '../helpers/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ORIGIN = 'https://app.example.com';
 const BIG = 'portico '.repeat(2000);
 
@@ -192,11 +190,8 @@ describe('compression', () => {
   });
 
   test('Chromium loads a compressed page and reads its text', async (t) => {
-    if (!existsSync(CHROMIUM)) {
-      console.warn(`\n!! ${CHROMIUM} is missing: SKIPPING the browser compression test\n`);
-      return t.skip('no chromium');
-    }
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'], timeout: 60_000 });
+    if (browserMissing(t, 'the browser compression test')) return;
+    const browser = (await launchBrowser())!;
     try {
       const page = await browser.newPage();
       const response = await page.goto(`${gw.url}/page`);
@@ -209,7 +204,7 @@ describe('compression', () => {
       });
       assert.deepEqual(fetched, { encoding: 'br', count: 300 });
     } finally {
-      await browser.close();
+      await closeBrowser(browser);
     }
   });
 });

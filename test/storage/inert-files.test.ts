@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, BrowserContext } from 'playwright-core';
+import { browserMissing, closeBrowser, launchBrowser } from '../helpers/browser.js';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 
@@ -16,19 +16,9 @@ import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 // /usr/bin/chromium the tests skip loudly; PORTICO_REQUIRE_BROWSER=1 turns
 // that into a failure.
 
-const CHROMIUM = '/usr/bin/chromium';
 const ADMIN_KEY = 'inert-files-admin-key-0123456789';
 const COOKIE = 'cookie-s3cret';
 const LOCAL = 'local-s3cret';
-
-function browserMissing(t: TestContext): boolean {
-  if (existsSync(CHROMIUM)) return false;
-  const message = `${CHROMIUM} is missing: SKIPPING the browser storage test "${t.name}"`;
-  if (process.env.PORTICO_REQUIRE_BROWSER === '1') throw new Error(`${message} (PORTICO_REQUIRE_BROWSER=1 makes this a failure)`);
-  console.warn(`\n!! ${message}\n`);
-  t.skip(message);
-  return true;
-}
 
 const functions = {
   'functions/app.ts': `
@@ -106,16 +96,10 @@ describe("stored files never run script on the gateway's origin (real Chromium)"
       gateways.push(await startGateway(dir, { timeoutMs: 60_000 }));
     }
     [strict, permissive] = gateways as [RunningGateway, RunningGateway];
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        timeout: 60_000,
-      });
-    }
+    browser = await launchBrowser();
   });
   after(async () => {
-    await browser?.close();
+    await closeBrowser(browser);
     for (const gateway of gateways) await gateway.stop();
     for (const dir of dirs) await removeProject(dir);
   });
@@ -131,7 +115,7 @@ describe("stored files never run script on the gateway's origin (real Chromium)"
   }
 
   test('by default an uploaded HTML page is downloaded, not rendered: its script never runs', { timeout: 60_000 }, async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser storage test')) return;
     const url = await upload(strict, HOSTILE_HTML, 'text/html; charset=utf-8');
     const context = await visitedApp(strict);
     try {
@@ -154,7 +138,7 @@ describe("stored files never run script on the gateway's origin (real Chromium)"
   });
 
   test('an SVG opened in a frame of the app is not rendered there either', { timeout: 60_000 }, async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser storage test')) return;
     const url = await upload(strict, HOSTILE_SVG, 'image/svg+xml');
     const context = await visitedApp(strict);
     try {
@@ -173,7 +157,7 @@ describe("stored files never run script on the gateway's origin (real Chromium)"
   });
 
   test('an HTML page the config allows inline renders sandboxed: no script, no access to the origin, nothing sent', { timeout: 60_000 }, async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser storage test')) return;
     const url = await upload(permissive, HOSTILE_HTML, 'text/html');
     const context = await visitedApp(permissive);
     try {
@@ -202,7 +186,7 @@ describe("stored files never run script on the gateway's origin (real Chromium)"
   });
 
   test('an SVG the config allows inline renders without running its script', { timeout: 60_000 }, async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser storage test')) return;
     const url = await upload(permissive, HOSTILE_SVG, 'image/svg+xml');
     const context = await visitedApp(permissive);
     try {

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { after, before, describe, test } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { browserMissing, closeBrowser, launchBrowser } from '../helpers/browser.js';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { issue, makeCa, type TestCa } from './certs.js';
@@ -16,17 +17,6 @@ import { issue, makeCa, type TestCa } from './certs.js';
 // server whose certificate comes from another authority is refused. Without
 // /usr/bin/chromium the tests skip loudly; PORTICO_REQUIRE_BROWSER=1 makes
 // that a failure.
-
-const CHROMIUM = '/usr/bin/chromium';
-
-function browserMissing(t: TestContext): boolean {
-  if (existsSync(CHROMIUM)) return false;
-  const message = `${CHROMIUM} is missing: SKIPPING the browser TLS test "${t.name}"`;
-  if (process.env.PORTICO_REQUIRE_BROWSER === '1') throw new Error(`${message} (PORTICO_REQUIRE_BROWSER=1 makes this a failure)`);
-  console.warn(`\n!! ${message}\n`);
-  t.skip(message);
-  return true;
-}
 
 const FUNCTIONS = {
   'functions/web.ts': `
@@ -63,24 +53,18 @@ describe('Chromium over https with a test certificate authority', () => {
     const pair = issue(other, path.join(dir, 'other'), 'server');
     stranger = https.createServer({ cert: readFileSync(pair.cert), key: readFileSync(pair.key), ca: other.pem }, (_req, res) => res.end('should not be shown'));
     await new Promise<void>((resolve) => stranger.listen(0, '127.0.0.1', resolve));
-    if (existsSync(CHROMIUM)) {
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--ignore-certificate-errors-spki-list=${ca.spki}`],
-        timeout: 60_000,
-      });
-    }
+    browser = await launchBrowser([`--ignore-certificate-errors-spki-list=${ca.spki}`]);
   });
 
   after(async () => {
-    await browser?.close();
+    await closeBrowser(browser);
     await gateway?.stop();
     await new Promise((resolve) => stranger?.close(resolve));
     if (dir) await removeProject(dir);
   });
 
   test('a page loads over HTTP/2, and fetch and a Secure cookie work from it', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser TLS test')) return;
     const context = await browser!.newContext({ ignoreHTTPSErrors: false });
     const page = await context.newPage();
     const origin = `https://localhost:${gateway.port}`;
@@ -100,7 +84,7 @@ describe('Chromium over https with a test certificate authority', () => {
   });
 
   test('a certificate from another authority is refused by the browser', async (t) => {
-    if (browserMissing(t)) return;
+    if (browserMissing(t, 'the browser TLS test')) return;
     const context = await browser!.newContext({ ignoreHTTPSErrors: false });
     const page = await context.newPage();
     const port = (stranger.address() as AddressInfo).port;
