@@ -65,7 +65,7 @@ export const LOG_FORMAT_OPTION: Option = {
   description: 'pretty (one readable line per request) or json (one JSON object per line); auto is pretty on a terminal, json otherwise',
 };
 
-type Values = Record<string, string | boolean | string[] | undefined>;
+export type Values = Record<string, string | boolean | string[] | undefined>;
 
 /** Parses argv against `options`; a mistake is a UsageError that suggests the nearest option. */
 export function parse(argv: string[], options: Option[], allowPositionals = false): { values: Values; positionals: string[] } {

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { UsageError, type Option } from './command.js';
+import { configFileOf, UsageError, type Option, type Values } from './command.js';
 
 // `--convex ./convex`: a Convex project's folder served without a routes.yaml.
 // The folder's modules are the functions, its http.ts (or .js) the router.
@@ -59,8 +59,9 @@ function readOr(file: string): string | null {
 }
 
 /** The config file a command reads: the one --convex writes, else -c / the first argument. */
-export function configFileWith(convex: unknown, configured: string, given: boolean, cwd: string): string {
-  if (typeof convex !== 'string') return path.resolve(cwd, configured);
-  if (given) throw new UsageError('--convex and a config file exclude each other: --convex serves a Convex folder without routes.yaml');
-  return convexConfigFile(path.resolve(cwd, convex));
+export function configFileWith(values: Values, positionals: string[], cwd: string): string {
+  const configured = configFileOf(values, positionals);
+  if (typeof values.convex !== 'string') return path.resolve(cwd, configured);
+  if (values.config !== undefined || positionals.length > 0) throw new UsageError('--convex and a config file exclude each other: --convex serves a Convex folder without routes.yaml');
+  return convexConfigFile(path.resolve(cwd, values.convex));
 }

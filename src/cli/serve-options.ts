@@ -1,5 +1,5 @@
 import { CONVEX_OPTION, configFileWith } from './convex-project.js';
-import { configFileOf, CONFIG_OPTION, LOG_FORMAT_OPTION, parse, parseLogFormat, parsePort, type Command, type Io, type LogFormat, type Option } from './command.js';
+import { CONFIG_OPTION, LOG_FORMAT_OPTION, parse, parseLogFormat, parsePort, type Command, type Io, type LogFormat, type Option } from './command.js';
 
 // The options `serve` and `dev` share, parsed once for both.
 
@@ -23,7 +23,7 @@ export interface ServeOptions {
 export function parseServeOptions(argv: string[], io: Io, command: Command): ServeOptions {
   const { values, positionals } = parse(argv, command.options, true);
   return {
-    configFile: configFileWith(values.convex, configFileOf(values, positionals), values.config !== undefined || positionals.length > 0, io.cwd),
+    configFile: configFileWith(values, positionals, io.cwd),
     port: parsePort(values.port as string | undefined),
     host: values.host as string | undefined,
     workers: values.workers as string | undefined,

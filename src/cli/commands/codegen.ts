@@ -1,8 +1,6 @@
-import { formatText } from '../../config/diagnostics.js';
-import { checkProject } from '../../server/check-project.js';
 import { staleGeneratedFiles, writeGeneratedFiles } from '../../codegen/write.js';
-import { configFileOf, CONFIG_OPTION, EXIT, parse, type Command } from '../command.js';
-import { configMissing } from '../config-missing.js';
+import { CONFIG_OPTION, EXIT, parse, type Command } from '../command.js';
+import { projectForCommand } from '../project-for-command.js';
 
 // portico codegen [FILE] [-c FILE] [--check]
 // Writes functions/_generated/ (api, dataModel, server: typed references,
@@ -16,19 +14,10 @@ export const codegen: Command = {
   exitCodes: ['1  the project has errors, or (--check) the generated files are out of date'],
   async run(argv, io) {
     const { values, positionals } = parse(argv, codegen.options, true);
-    const file = configFileOf(values, positionals);
-    const missing = await configMissing(file, io);
-    if (missing) {
-      io.err(missing);
-      return EXIT.failed;
-    }
-    const check = await checkProject(file, { env: io.env });
-    if (!check.config || !check.modules) {
-      io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
-      return EXIT.failed;
-    }
+    const project = await projectForCommand(values, positionals, io, { load: 'modules', pathAsTyped: true });
+    if (typeof project === 'number') return project;
     if (values.check) {
-      const stale = await staleGeneratedFiles(check.modules);
+      const stale = await staleGeneratedFiles(project.modules);
       if (stale.length === 0) {
         io.out('functions/_generated is up to date\n');
         return EXIT.ok;
@@ -36,7 +25,7 @@ export const codegen: Command = {
       io.err(`functions/_generated is out of date (${stale.join(', ')}): run portico codegen\n`);
       return EXIT.failed;
     }
-    const written = await writeGeneratedFiles(check.modules);
+    const written = await writeGeneratedFiles(project.modules);
     io.out(written.length === 0 ? 'functions/_generated is up to date\n' : `wrote ${written.join(', ')}\n`);
     return EXIT.ok;
   },

@@ -1,10 +1,8 @@
-import { formatText } from '../../config/diagnostics.js';
 import { parseFunctionName } from '../../functions/names.js';
-import { checkProject } from '../../server/check-project.js';
 import { describeSchedule, planCrons } from '../../scheduler/cron-runner.js';
-import { configFileOf, CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
-import { configMissing } from '../config-missing.js';
-import { CONVEX_OPTION, configFileWith } from '../convex-project.js';
+import { CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
+import { CONVEX_OPTION } from '../convex-project.js';
+import { projectForCommand } from '../project-for-command.js';
 
 // portico crons [FILE] [-c FILE] [--format text|json]
 // Lists the cron jobs of functions/crons.ts: name, schedule (UTC), the
@@ -20,18 +18,9 @@ export const crons: Command = {
     const { values, positionals } = parse(argv, crons.options, true);
     const format = (values.format as string | undefined) ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`);
-    const file = configFileWith(values.convex, configFileOf(values, positionals), values.config !== undefined || positionals.length > 0, io.cwd);
-    const missing = await configMissing(file, io);
-    if (missing) {
-      io.err(missing);
-      return EXIT.failed;
-    }
-    const check = await checkProject(file, { env: io.env });
-    if (!check.config || !check.modules) {
-      io.err(`${formatText(check.diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
-      return EXIT.failed;
-    }
-    const { modules } = check;
+    const project = await projectForCommand(values, positionals, io, { load: 'modules' });
+    if (typeof project === 'number') return project;
+    const { modules } = project;
     const module = modules.modules.get('crons');
     const kindOf = (name: string) => {
       try {

@@ -1,10 +1,8 @@
 import { stringify } from 'yaml';
-import { formatText } from '../../config/diagnostics.js';
 import { openApiDocument } from '../../openapi/document.js';
-import { checkProject } from '../../server/check-project.js';
-import { configFileOf, CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
-import { configMissing } from '../config-missing.js';
-import { CONVEX_OPTION, configFileWith } from '../convex-project.js';
+import { CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
+import { CONVEX_OPTION } from '../convex-project.js';
+import { projectForCommand } from '../project-for-command.js';
 
 // portico openapi [FILE] [-c FILE] [--format json|yaml]
 // Prints the OpenAPI 3.1 document of a config: its routes, and the public
@@ -20,18 +18,9 @@ export const openapi: Command = {
     const { values, positionals } = parse(argv, openapi.options, true);
     const format = (values.format as string | undefined) ?? 'json';
     if (format !== 'json' && format !== 'yaml') throw new UsageError(`--format must be json or yaml, got "${format}"`);
-    const file = configFileWith(values.convex, configFileOf(values, positionals), values.config !== undefined || positionals.length > 0, io.cwd);
-    const missing = await configMissing(file, io);
-    if (missing) {
-      io.err(missing);
-      return EXIT.failed;
-    }
-    const { config, modules, diagnostics } = await checkProject(file, { env: io.env });
-    if (!config) {
-      io.err(`${formatText(diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
-      return EXIT.failed;
-    }
-    const document = openApiDocument(config, modules?.functions ?? null);
+    const project = await projectForCommand(values, positionals, io, { load: 'project' });
+    if (typeof project === 'number') return project;
+    const document = openApiDocument(project.config, project.modules?.functions ?? null);
     io.out(format === 'json' ? `${JSON.stringify(document, null, 2)}\n` : stringify(document, { aliasDuplicateObjects: false }));
     return EXIT.ok;
   },

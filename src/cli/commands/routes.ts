@@ -1,11 +1,8 @@
-import { formatText } from '../../config/diagnostics.js';
-import { loadConfig } from '../../config/load.js';
 import type { PorticoConfig } from '../../config/types.js';
 import { describePolicies } from '../../config/policies.js';
-import { configFileOf, CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
-import { configMissing } from '../config-missing.js';
-import { checkProject } from '../../server/check-project.js';
-import { CONVEX_OPTION, configFileWith } from '../convex-project.js';
+import { CONFIG_OPTION, EXIT, parse, UsageError, type Command } from '../command.js';
+import { CONVEX_OPTION } from '../convex-project.js';
+import { projectForCommand } from '../project-for-command.js';
 
 // portico routes [FILE] [-c FILE] [--format text|json]
 // Prints the compiled route table: method, path, handler, CORS, auth, in the
@@ -22,20 +19,9 @@ export const routes: Command = {
     const { values, positionals } = parse(argv, routes.options, true);
     const format = (values.format as string | undefined) ?? 'text';
     if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, got "${format}"`);
-    const file = configFileWith(values.convex, configFileOf(values, positionals), values.config !== undefined || positionals.length > 0, io.cwd);
-    const missing = await configMissing(file, io);
-    if (missing) {
-      io.err(missing);
-      return EXIT.failed;
-    }
-    let { config, diagnostics } = await loadConfig(file, { env: io.env });
-    // Routes in code are known once the modules load.
-    if (config?.router) ({ config, diagnostics } = await checkProject(file, { env: io.env }));
-    if (!config) {
-      io.err(`${formatText(diagnostics, { cwd: io.cwd, files: [{ file }] })}\n`);
-      return EXIT.failed;
-    }
-    const rows = tableRows(config);
+    const project = await projectForCommand(values, positionals, io, { load: 'config' });
+    if (typeof project === 'number') return project;
+    const rows = tableRows(project.config);
     io.out(format === 'json' ? `${JSON.stringify(rows, null, 2)}\n` : `${table(rows)}\n`);
     return EXIT.ok;
   },
