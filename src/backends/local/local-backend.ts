@@ -141,8 +141,9 @@ export class LocalBackend implements FunctionBackend, ContextHost, JobExecutor {
     if (!scope.logged) {
       if (!reads.identity) cache.put(call, value, reads, since);
       else {
-        const identity = await caller.identity.get();
-        cache.put(`${call}\u0000${JSON.stringify(identity)}`, value, reads, since, call);
+        // A caller whose token failed verification has no identity to keep a result under.
+        const identity = await caller.identity.get().catch(() => undefined);
+        if (identity !== undefined) cache.put(`${call}\u0000${JSON.stringify(identity)}`, value, reads, since, call);
       }
     }
     return { status: 'success', value, logLines };
