@@ -1,4 +1,4 @@
-import type { KeyRange, ReadTx, ScanRequest, ScannedDocument, StoredDocument } from './store.js';
+import type { ReadTx, ScanRequest, ScannedDocument, StoredDocument } from './store.js';
 import type { DocumentChange } from './write-set.js';
 
 // What a query read, precisely enough to tell whether a later write could
@@ -13,65 +13,78 @@ import type { DocumentChange } from './write-set.js';
 // before, where the query saw it: ids cover that case. A commit that creates
 // a table drops every result (see QueryCache).
 
+/** Keys as latin1 strings: one byte per character, so `<` is memcmp order, and no Buffer (costly for the GC) is kept. */
 interface ReadRange {
+  table: string;
   index: string;
-  range: KeyRange;
+  lower: string | null;
+  lowerInclusive: boolean;
+  upper: string | null;
+  upperInclusive: boolean;
 }
 
+// Flat arrays rather than maps of sets: a cache keeps thousands of these
+// for a long time, and fewer objects per entry is less work for the GC.
 export class ReadSet {
-  private readonly ids = new Map<string, Set<string>>();
-  private readonly ranges = new Map<string, ReadRange[]>();
+  /** `table \0 id` of each document looked at. */
+  private readonly ids: string[] = [];
+  private idSet: Set<string> | null = null;
+  private readonly ranges: ReadRange[] = [];
   /** Asked who the caller is: the result belongs to that identity. */
   identity = false;
-  /** Did something the set cannot describe (file storage): never cached. */
+  /** Did something the set cannot describe: never cached. */
   untracked = false;
 
   /** The tables this read depends on. */
-  tables(): IterableIterator<string> {
-    return new Set([...this.ids.keys(), ...this.ranges.keys()]).values();
+  tables(): string[] {
+    const tables = new Set<string>();
+    for (const id of this.ids) tables.add(id.slice(0, id.indexOf('\u0000')));
+    for (const range of this.ranges) tables.add(range.table);
+    return [...tables];
   }
 
   addId(table: string, id: string): void {
-    let ids = this.ids.get(table);
-    if (!ids) this.ids.set(table, (ids = new Set()));
-    ids.add(id);
+    this.ids.push(`${table}\u0000${id}`);
+    this.idSet = null;
   }
 
   addScan(request: ScanRequest, rows: readonly ScannedDocument[]): void {
-    for (const row of rows) this.addId(request.table, row.id);
-    let range = request.range;
+    for (const row of rows) this.ids.push(`${request.table}\u0000${row.id}`);
+    this.idSet = null;
+    const { table, index } = request;
+    let { lower, lowerInclusive, upper, upperInclusive } = request.range;
     const last = rows[rows.length - 1];
     // Stopped at the limit: what lies beyond the last key was not read.
     if (last && rows.length >= request.limit) {
-      range = request.order === 'asc' ? { ...range, upper: last.key, upperInclusive: true } : { ...range, lower: last.key, lowerInclusive: true };
+      if (request.order === 'asc') (upper = last.key), (upperInclusive = true);
+      else (lower = last.key), (lowerInclusive = true);
     }
-    let ranges = this.ranges.get(request.table);
-    if (!ranges) this.ranges.set(request.table, (ranges = []));
-    ranges.push({ index: request.index, range });
+    this.ranges.push({ table, index, lower: lower && lower.toString('latin1'), lowerInclusive, upper: upper && upper.toString('latin1'), upperInclusive });
   }
 
   touchedBy(change: DocumentChange): boolean {
-    if (this.ids.get(change.table)?.has(change.id)) return true;
+    if (this.sawDocument(`${change.table}\u0000${change.id}`)) return true;
     // A deletion touches only documents the read saw (above).
     if (change.keys === null) return false;
-    for (const { index, range } of this.ranges.get(change.table) ?? []) {
-      const key = change.keys.get(index);
+    for (const range of this.ranges) {
+      if (range.table !== change.table) continue;
+      const key = change.keys.get(range.index);
       // The writer did not know this index (it was just added): assume the worst.
       if (key === undefined || inRange(key, range)) return true;
     }
     return false;
   }
+
+  private sawDocument(tableAndId: string): boolean {
+    if (this.ids.length <= 16) return this.ids.includes(tableAndId);
+    this.idSet ??= new Set(this.ids);
+    return this.idSet.has(tableAndId);
+  }
 }
 
-function inRange(key: Buffer, range: KeyRange): boolean {
-  if (range.lower) {
-    const order = Buffer.compare(key, range.lower);
-    if (order < 0 || (order === 0 && !range.lowerInclusive)) return false;
-  }
-  if (range.upper) {
-    const order = Buffer.compare(key, range.upper);
-    if (order > 0 || (order === 0 && !range.upperInclusive)) return false;
-  }
+function inRange(key: string, range: ReadRange): boolean {
+  if (range.lower !== null && (key < range.lower || (key === range.lower && !range.lowerInclusive))) return false;
+  if (range.upper !== null && (key > range.upper || (key === range.upper && !range.upperInclusive))) return false;
   return true;
 }
 

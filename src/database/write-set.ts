@@ -6,8 +6,8 @@
 export interface DocumentChange {
   table: string;
   id: string;
-  /** Index name → the document's new key; null for a deletion. */
-  keys: Map<string, Buffer> | null;
+  /** Index name → the document's new key (latin1, see ReadSet); null for a deletion. */
+  keys: Map<string, string> | null;
 }
 
 export class WriteSet {
@@ -16,7 +16,9 @@ export class WriteSet {
   catalog = false;
 
   written(table: string, id: string, keys: Map<string, Buffer>): void {
-    this.changes.push({ table, id, keys });
+    const latin1 = new Map<string, string>();
+    for (const [index, key] of keys) latin1.set(index, key.toString('latin1'));
+    this.changes.push({ table, id, keys: latin1 });
   }
 
   deleted(table: string, id: string): void {

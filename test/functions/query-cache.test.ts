@@ -179,8 +179,8 @@ async function randomized(instances: Instance[], seed: number, steps: number): P
       await assert.rejects(writer.mutation(failing, { table: pick(TABLES), doc: doc() }));
     } else {
       const spec = nextSpec();
-      // Twice through the cache (the second is a hit unless a write came
-      // between), once fresh, on instances chosen at random.
+      // Twice through the cache (from a spec's second time on, a hit unless
+      // a write came between), once fresh, on instances chosen at random.
       const first = await outcome(pick(instances).client, spec, 0);
       const second = await outcome(pick(instances).client, spec, 0);
       const expected = await outcome(pick(instances).client, spec, fresh++);
@@ -262,7 +262,9 @@ describe('query cache: what it keeps, for whom, and what drops it', () => {
     client = new ConvexHttpClient(gateway.url);
     await client.mutation(insert, { table: 't0', doc: { a: 3, b: 'm', n: 1 } });
     const spec = { table: 't0', index: 'by_a', gt: 2, lt: 5, op: 'collect', order: 'asc' };
-    assert.equal(((await client.query(run, { spec, nonce: 0 })) as unknown[]).length, 1);
+    // A call is kept from its second time on (the first may never repeat).
+    for (let i = 0; i < 2; i++) assert.equal(((await client.query(run, { spec, nonce: 0 })) as unknown[]).length, 1);
+    assert.equal(await cacheHits(gateway.url), 0);
     const before = await cacheHits(gateway.url);
     // Outside the range (a: 7), and another table: the answer stays cached.
     await client.mutation(insert, { table: 't0', doc: { a: 7, b: 'm', n: 2 } });
@@ -277,7 +279,7 @@ describe('query cache: what it keeps, for whom, and what drops it', () => {
 
   test('a mutation that throws changes nothing, and the cached answer stays', async () => {
     const spec = { table: 't2', op: 'count', order: 'asc' };
-    assert.equal(await client.query(run, { spec, nonce: 0 }), 0);
+    for (let i = 0; i < 2; i++) assert.equal(await client.query(run, { spec, nonce: 0 }), 0);
     await assert.rejects(client.mutation(failing, { table: 't2', doc: { a: 1, b: 'a', n: 1 } }));
     const before = await cacheHits(gateway.url);
     assert.equal(await client.query(run, { spec, nonce: 0 }), 0);
@@ -300,12 +302,12 @@ describe('query cache: what it keeps, for whom, and what drops it', () => {
     const bob = new ConvexHttpClient(authGateway.url);
     bob.setAuth(await token('bob'));
     const anonymous = new ConvexHttpClient(authGateway.url);
-    for (let round = 0; round < 2; round++) {
+    for (let round = 0; round < 3; round++) {
       assert.equal(((await alice.query(mine, {})) as { who: string }).who, 'alice');
       assert.equal(((await bob.query(mine, {})) as { who: string }).who, 'bob');
       assert.equal(((await anonymous.query(mine, {})) as { who: string | null }).who, null);
     }
-    assert.ok((await cacheHits(authGateway.url)) >= 3, 'the second round came from the cache');
+    assert.ok((await cacheHits(authGateway.url)) >= 3, 'the third round came from the cache');
     // A bad token still fails, with answers cached for good ones.
     const forged = new ConvexHttpClient(authGateway.url);
     forged.setAuth(`${await token('alice')}x`);

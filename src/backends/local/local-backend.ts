@@ -129,6 +129,12 @@ export class LocalBackend implements FunctionBackend, ContextHost, JobExecutor {
       }
     }
     activeMetrics()?.queryCacheMiss();
+    // A call seen for the first time runs as if there were no cache.
+    if (!cache.admits(key)) {
+      const args = this.checkArgs(fn, request.args, request.name);
+      const scope = { requestId: caller.requestId, source: request.name, lines: caller.collectLogs ? logLines : null };
+      return { status: 'success', value: await runInLogScope(scope, () => this.execute(fn, request.name, args, caller)), logLines };
+    }
     const args = this.checkArgs(fn, request.args, request.name);
     const scope = { requestId: caller.requestId, source: request.name, lines: caller.collectLogs ? logLines : null, logged: false };
     const since = cache.position;

@@ -5,8 +5,16 @@ import { activeMetrics } from '../../metrics/metrics.js';
 
 // Query results kept until a committed write could change them, as Convex
 // does. Each entry keeps what its query read (a ReadSet); each commit the
-// store announces drops the entries whose reads it touches. Entries are
-// kept in least-recently-used order up to a count.
+// store announces drops the entries whose reads it touches. Past its size,
+// the least recently used tenth is dropped at once: a hit only stamps its
+// entry, since moving it to the end of a large Map (delete, then set) made
+// V8 rehash the whole table (measured: 26 µs per hit at 10,000 entries).
+//
+// A result is kept only for a call seen before (a doorkeeper, as in
+// TinyLFU): calls that never repeat (an argument that changes every time)
+// would otherwise fill the cache with entries the GC must keep walking
+// (measured: a miss cost 9 µs more with 10,000 such entries kept, 3 µs with
+// 100). A call seen for the first time runs without tracking its reads.
 //
 // A query that ran while a commit landed may have read the state before it:
 // every commit gets a sequence number, recent commits are kept, and a result
@@ -14,12 +22,18 @@ import { activeMetrics } from '../../metrics/metrics.js';
 // it read.
 
 const RECENT_COMMITS = 1024;
+/** Bits of the doorkeeper (a one-hash Bloom filter of calls seen once): 128 KiB. */
+const DOORKEEPER_BITS = 1 << 20;
+/** Calls it takes before starting over: at most 1 in 16 new calls is taken for one seen. */
+const DOORKEEPER_CALLS = DOORKEEPER_BITS / 16;
 
 interface Entry {
   key: string;
   value: JSONValue;
   reads: ReadSet;
   tables: string[];
+  /** When it was last used, on the cache's own clock. */
+  used: number;
 }
 
 export class QueryCache {
@@ -28,6 +42,9 @@ export class QueryCache {
   /** Calls (function and arguments) whose result depended on the caller's identity. */
   private readonly identityBound = new Set<string>();
   private sequence = 0;
+  private clock = 0;
+  private readonly doorkeeper = new Uint32Array(DOORKEEPER_BITS / 32);
+  private doorkeeperFill = 0;
   private readonly recent: Committed[] = [];
   private readonly unsubscribe: () => void;
 
@@ -62,10 +79,29 @@ export class QueryCache {
   get(key: string): JSONValue | undefined {
     const entry = this.entries.get(key);
     if (entry === undefined) return undefined;
-    // Most recently used last.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    entry.used = ++this.clock;
     return entry.value;
+  }
+
+  /**
+   * Whether a result for `key` would be kept: true if the key was seen
+   * before (or shares a bit with one that was). Each call marks it seen; the
+   * doorkeeper starts over after DOORKEEPER_CALLS new calls.
+   */
+  admits(key: string): boolean {
+    // FNV-1a over the UTF-16 code units.
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) hash = Math.imul(hash ^ key.charCodeAt(i), 0x01000193);
+    const bit = (hash >>> 0) & (DOORKEEPER_BITS - 1);
+    const word = bit >>> 5;
+    const mask = 1 << (bit & 31);
+    if ((this.doorkeeper[word]! & mask) !== 0) return true;
+    if (++this.doorkeeperFill > DOORKEEPER_CALLS) {
+      this.doorkeeper.fill(0);
+      this.doorkeeperFill = 0;
+    }
+    this.doorkeeper[word]! |= mask;
+    return false;
   }
 
   dependsOnIdentity(call: string): boolean {
@@ -80,15 +116,21 @@ export class QueryCache {
     if (this.closed || reads.untracked || !this.unchangedSince(since, reads)) return false;
     if (identityCall !== undefined) this.identityBound.add(identityCall);
     this.remove(this.entries.get(key));
-    const entry: Entry = { key, value, reads, tables: [...reads.tables()] };
+    const entry: Entry = { key, value, reads, tables: reads.tables(), used: ++this.clock };
     this.entries.set(key, entry);
     for (const table of entry.tables) {
       let set = this.byTable.get(table);
       if (!set) this.byTable.set(table, (set = new Set()));
       set.add(entry);
     }
-    if (this.entries.size > this.maxEntries) this.remove(this.entries.values().next().value);
+    if (this.entries.size > this.maxEntries) this.evict();
     return true;
+  }
+
+  /** Drops the least recently used tenth (at least one). */
+  private evict(): void {
+    const byAge = [...this.entries.values()].sort((a, b) => a.used - b.used);
+    for (const entry of byAge.slice(0, Math.max(1, Math.floor(this.maxEntries / 10)))) this.remove(entry);
   }
 
   private unchangedSince(since: number, reads: ReadSet): boolean {

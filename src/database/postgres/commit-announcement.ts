@@ -14,7 +14,7 @@ export function announcement(writes: WriteSet): string {
   const entries: Entry[] = writes.changes.map(({ table, id, keys }) => [
     table,
     id,
-    keys && Object.fromEntries([...keys].map(([index, key]) => [index, key.toString('base64')])),
+    keys && Object.fromEntries([...keys].map(([index, key]) => [index, Buffer.from(key, 'latin1').toString('base64')])),
   ]);
   const payload = JSON.stringify({ c: entries, n: writes.catalog ? 1 : 0 });
   // Sent as an SQL literal: quotes are doubled where it is written, and
