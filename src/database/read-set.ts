@@ -32,8 +32,10 @@ export class ReadSet {
   private readonly ranges: ReadRange[] = [];
   /** Asked who the caller is: the result belongs to that identity. */
   identity = false;
-  /** Did something the set cannot describe: never cached. */
-  untracked = false;
+
+  get documentsRead(): number {
+    return this.ids.length;
+  }
 
   /** The tables this read depends on. */
   tables(): string[] {

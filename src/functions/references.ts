@@ -17,12 +17,19 @@ export interface FunctionReference {
 // type-check as an argument of ctx.runQuery.
 type AnyApi = { readonly [key: string]: any } & FunctionReference;
 
+// Each reference is made once and kept: `api.messages.list` runs on every
+// call of a hot path, and would otherwise build two proxies each time.
 function createApi(path: string[] = []): AnyApi {
+  const children = new Map<string, AnyApi>();
   return new Proxy({} as AnyApi, {
     get(_target, prop) {
       // Not a thenable: `await api.messages` must not look like a promise.
       if (prop === 'then') return undefined;
-      if (typeof prop === 'string') return createApi([...path, prop]);
+      if (typeof prop === 'string') {
+        let child = children.get(prop);
+        if (child === undefined) children.set(prop, (child = createApi([...path, prop])));
+        return child;
+      }
       if (prop === FUNCTION_NAME) {
         if (path.length < 2) {
           const found = ['api', ...path].join('.');

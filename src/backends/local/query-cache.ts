@@ -22,6 +22,8 @@ import { activeMetrics } from '../../metrics/metrics.js';
 // it read.
 
 const RECENT_COMMITS = 1024;
+/** A query that looked at more documents than this is not kept: its answer is likely large, and every write to its tables would check its reads. */
+const MAX_DOCUMENTS_READ = 4096;
 /** Bits of the doorkeeper (a one-hash Bloom filter of calls seen once): 128 KiB. */
 const DOORKEEPER_BITS = 1 << 20;
 /** Calls it takes before starting over: at most 1 in 16 new calls is taken for one seen. */
@@ -113,7 +115,7 @@ export class QueryCache {
    * starting position) may have changed what it read.
    */
   put(key: string, value: JSONValue, reads: ReadSet, since: number, identityCall?: string): boolean {
-    if (this.closed || reads.untracked || !this.unchangedSince(since, reads)) return false;
+    if (this.closed || reads.documentsRead > MAX_DOCUMENTS_READ || !this.unchangedSince(since, reads)) return false;
     if (identityCall !== undefined) this.identityBound.add(identityCall);
     this.remove(this.entries.get(key));
     const entry: Entry = { key, value, reads, tables: reads.tables(), used: ++this.clock };
