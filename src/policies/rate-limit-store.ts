@@ -13,6 +13,8 @@ import type { Logger } from 'pino';
 //           instance on that Redis shares one budget.
 
 export interface Budget {
+  /** Counted in this process's memory: answers at once, so nothing needs a timer. */
+  readonly local: boolean;
   /** Settles with the count after this request, or rejects with a store failure. */
   consume(key: string): Promise<{ remaining: number; msBeforeNext: number; allowed: boolean }>;
 }
@@ -36,6 +38,7 @@ export function budgetFor(spec: BudgetSpec): Budget {
   if (!limiter) limiters.set(id, (limiter = createLimiter(spec)));
   const bound = limiter;
   return {
+    local: limiter instanceof RateLimiterMemory,
     consume: (key) =>
       bound.consume(key).then(
         (res) => ({ remaining: res.remainingPoints, msBeforeNext: res.msBeforeNext, allowed: true }),

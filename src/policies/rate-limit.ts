@@ -28,6 +28,7 @@ export class RateLimit {
   private readonly policyHeader: string;
   private readonly budget: Budget;
   private readonly outage: { failed(error: unknown): void; succeeded(): void } | null;
+  /** How long to wait for the store; 0 for this process's memory, which cannot keep a request waiting. */
   private readonly timeoutMs: number;
 
   constructor(
@@ -46,7 +47,7 @@ export class RateLimit {
     // rateLimit.timeout bounds the wait for Redis; the memory store answers
     // at once, or over IPC from the cluster primary, which a busy machine
     // may slow past 200 ms without anything being wrong.
-    this.timeoutMs = policy.store === null ? Math.max(policy.timeoutMs, MEMORY_TIMEOUT_MS) : policy.timeoutMs;
+    this.timeoutMs = this.budget.local ? 0 : policy.store === null ? Math.max(policy.timeoutMs, MEMORY_TIMEOUT_MS) : policy.timeoutMs;
   }
 
   /**
@@ -55,10 +56,12 @@ export class RateLimit {
    * 429, or 503 when the store is down and onStoreError is deny.
    */
   async admit(req: IncomingMessage, params: Record<string, string>, headers: string[]): Promise<GatewayError | null> {
-    const key = await this.keyOf(req, params);
+    const key = this.policy.key.kind === 'identity' ? await this.identityKey(req) : this.keyOf(req, params);
     let result: Awaited<ReturnType<Budget['consume']>>;
     try {
-      result = await withTimeout(this.budget.consume(key), this.timeoutMs);
+      const counted = this.budget.consume(key);
+      // A timer per request is measurable on a hot route: only where the store may be slow.
+      result = await (this.timeoutMs === 0 ? counted : withTimeout(counted, this.timeoutMs));
       this.outage?.succeeded();
     } catch (error) {
       this.outage?.failed(error);
@@ -79,15 +82,15 @@ export class RateLimit {
     ]);
   }
 
-  private async keyOf(req: IncomingMessage, params: Record<string, string>): Promise<string> {
+  private async identityKey(req: IncomingMessage): Promise<string> {
+    // A missing or invalid token is keyed by address; auth answers it later.
+    const id = await this.sources.identity(req).catch(() => null);
+    return id !== null ? `id:${id}` : this.addressKey(req);
+  }
+
+  private keyOf(req: IncomingMessage, params: Record<string, string>): string {
     const key = this.policy.key;
     switch (key.kind) {
-      case 'identity': {
-        // A missing or invalid token is keyed by address; auth answers it later.
-        const id = await this.sources.identity(req).catch(() => null);
-        if (id !== null) return `id:${id}`;
-        break;
-      }
       case 'header': {
         const value = req.headers[key.name];
         if (typeof value === 'string' && value !== '') return `h:${value}`;
@@ -99,6 +102,10 @@ export class RateLimit {
         break;
       }
     }
+    return this.addressKey(req);
+  }
+
+  private addressKey(req: IncomingMessage): string {
     return `ip:${this.sources.client(req) ?? req.socket.remoteAddress ?? 'unknown'}`;
   }
 }
