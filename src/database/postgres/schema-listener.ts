@@ -104,7 +104,9 @@ export class SchemaListener implements HealthSource {
     });
     try {
       await client.connect();
-      await client.query(`LISTEN ${SCHEMA_CHANNEL}; LISTEN ${CHANGES_CHANNEL}; LISTEN ${this.barrierChannel}`);
+      // A barrier's NOTIFY commits a transaction of its own: it need not
+      // wait for the WAL to reach the disk (delivery order is the same).
+      await client.query(`SET synchronous_commit = off; LISTEN ${SCHEMA_CHANNEL}; LISTEN ${CHANGES_CHANNEL}; LISTEN ${this.barrierChannel}`);
     } catch (error) {
       await client.end().catch(() => {});
       throw error;
