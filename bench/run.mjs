@@ -6,7 +6,7 @@
 // and resident memory to bench/RESULTS.md. See bench/README.md for what each scenario measures.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { observabilityConfigs } from './lib/observability.mjs';
 import http from 'node:http';
 import path from 'node:path';
@@ -54,7 +54,7 @@ async function main() {
   mkdirSync(WORK, { recursive: true });
   rmSync(path.join(HERE, 'app', '.data'), { recursive: true, force: true });
 
-  const results = { throughput: [], memory: [], routing: [], upload: [], startup: [], leak: null };
+  const results = { throughput: [], memory: [], routing: [], upload: [], startup: [], leak: null, tls: null };
   const profileFlags = (name) => (options.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.join(WORK, 'profiles', name)}`] : []);
   const reference = (name, port) => startServer([path.join(HERE, 'servers', `${name}.mjs`), String(port)]);
 
@@ -196,6 +196,7 @@ async function main() {
     for (const server of servers()) await server.stop();
   }
   if (wanted('startup')) results.startup = await measureStartup();
+  if (wanted('tls')) results.tls = measureTls();
 
   const report = render(results);
   writeFileSync(path.join(HERE, 'RESULTS.md'), report);
@@ -519,7 +520,19 @@ function render(results) {
     for (const row of results.startup) lines.push(`| ${row.name} | ${fmt.ms(row.ms)} | ${fmt.pct(row.spread)} |`);
     lines.push('', 'Target: under 1 s (the first two rows, on the whole machine). Each is a whole process: Node start-up, config checks, bundling and loading the function modules, compiling the route table.', '');
   }
+  if (results.tls) lines.push('## TLS and HTTP/2 (`tls`)', '', results.tls, '');
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * GET hello over HTTP/1.1 and HTTP/2 with TLS against bare node:https and
+ * node:http2 servers, by bench/tls.mjs (h2load: wrk speaks no HTTP/2); its
+ * report (RESULTS-tls.md) without its title goes into this one.
+ */
+function measureTls() {
+  const run = spawnSync(process.execPath, [path.join(HERE, 'tls.mjs'), '--rounds', String(ROUNDS), '--seconds', String(SECONDS)], { stdio: 'inherit' });
+  if (run.status !== 0) return `bench/tls.mjs failed (exit ${run.status}); see its output above.`;
+  return readFileSync(path.join(HERE, 'RESULTS-tls.md'), 'utf8').replace(/^# .*\n+/, '').trim();
 }
 
 main().catch((error) => {
