@@ -1,13 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { TransactionTimeoutError, type IndexSpec, type ReadOptions, type ReadTx, type Store, type WriteOptions, type WriteTx } from '../store.js';
+import { type IndexSpec, type ReadOptions, type ReadTx, type Store, type WriteOptions, type WriteTx } from '../store.js';
 import { METADATA_DDL, SqliteCatalog, type CatalogView, type CreatedTable } from './sqlite-catalog.js';
 import { SqliteTx } from './sqlite-tx.js';
 import { StatementCache } from './sqlite-statements.js';
 import { Checkpointer } from './checkpointer.js';
 import { WalSync } from './wal-sync.js';
 import { WriteLane } from './write-lane.js';
+import { ReadLane } from './read-lane.js';
 import { CommitFeed } from '../write-set.js';
 
 // The embedded store: one SQLite file in WAL mode.
@@ -15,9 +16,10 @@ import { CommitFeed } from '../write-set.js';
 //    hence serializable; grouped commits; a mutation is acknowledged once
 //    its commit is fsynced, by WalSync, so it survives a crash of the
 //    process or of the machine).
-//  - Each read runs in its own read transaction on a pooled connection: WAL
-//    gives it a consistent snapshot of the last commit, untouched by writes
-//    that commit while it runs.
+//  - Reads run in read transactions on pooled connections, those submitted
+//    in one turn of the event loop sharing one (the ReadLane): WAL gives it
+//    a consistent snapshot of the last commit, untouched by writes that
+//    commit while it runs.
 
 const READ_CONNECTIONS = 4;
 
@@ -32,6 +34,7 @@ export class SqliteStore implements Store {
   private readonly allReaders: StatementCache[] = [];
   private readonly readerWaiters: ((reader: StatementCache) => void)[] = [];
   readonly commits = new CommitFeed();
+  private readonly readLane = new ReadLane({ acquire: () => this.acquireReader(), release: (reader) => this.releaseReader(reader) }, () => this.catalog.tick);
   /**
    * SQLite's count of commits made by other connections, as the write
    * connection saw it last. This process's readers never write, so a change
@@ -142,31 +145,11 @@ export class SqliteStore implements Store {
     if (changed || created.length > 0) this.commits.publish('everything');
   }
 
-  async read<T>(fn: (tx: ReadTx) => Promise<T>, options?: ReadOptions): Promise<T> {
-    const reader = await this.acquireReader();
-    // Taken before the snapshot begins: tables the catalog learns of later may be missing from it.
-    const tx = new SqliteTx(reader, this.catalog, this.catalog.tick);
-    // Prepared, not exec'd: exec parses the SQL on every call.
-    reader.get('BEGIN').run();
-    try {
-      if (options === undefined) return await fn(tx);
-      // A query that runs too long gives its snapshot back; its handle is
-      // closed first, so code it still runs cannot read from a later one.
-      return await new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          tx.close();
-          reject(new TransactionTimeoutError(`Query did not finish within ${options.timeoutMs} ms`));
-        }, options.timeoutMs);
-        fn(tx).then(
-          (value) => (clearTimeout(timer), resolve(value)),
-          (error) => (clearTimeout(timer), reject(error)),
-        );
-      });
-    } finally {
-      tx.close();
-      reader.get('COMMIT').run();
-      this.releaseReader(reader);
-    }
+  read<T>(fn: (tx: ReadTx) => Promise<T>, options?: ReadOptions): Promise<T> {
+    return this.readLane.submit((reader, since) => {
+      const tx = new SqliteTx(reader, this.catalog, since);
+      return { done: fn(tx), close: () => tx.close() };
+    }, options?.timeoutMs);
   }
 
   write<T>(fn: (tx: WriteTx) => Promise<T>, options: WriteOptions): Promise<T> {
