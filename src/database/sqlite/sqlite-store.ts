@@ -93,7 +93,7 @@ export class SqliteStore implements Store {
    * process to re-read its index lists before it writes.
    */
   private noticeSchemaChanges(): void {
-    this.catchUp();
+    this.noticeForeignCommits();
     const version = this.readSchemaVersion();
     if (version === this.schemaVersion) return;
     this.schemaVersion = version;
@@ -102,16 +102,28 @@ export class SqliteStore implements Store {
 
   /**
    * Another process's commits are not known one by one: when there were
-   * any, everything is announced as changed. Synchronous (a few µs: SQLite
-   * takes and drops its read lock), so a cache hit costs no extra turn.
+   * any, everything is announced as changed. The check costs SQLite a lock,
+   * a stat and an unlock, so, as reads do (ReadLane), the callers of one turn
+   * of the event loop share one, made after all of them called.
    */
-  catchUp(): boolean {
+  catchUp(): Promise<boolean> {
+    return (this.pendingCatchUp ??= new Promise<boolean>((resolve) =>
+      setImmediate(() => {
+        this.pendingCatchUp = null;
+        this.noticeForeignCommits();
+        resolve(true);
+      }),
+    ));
+  }
+
+  private pendingCatchUp: Promise<boolean> | null = null;
+
+  private noticeForeignCommits(): void {
     const version = this.dataVersion.get() as number;
     if (version !== this.foreignVersion) {
       this.foreignVersion = version;
       this.commits.publish('everything');
     }
-    return true;
   }
 
   async tableNumber(table: string): Promise<number | null> {
