@@ -59,3 +59,32 @@ describe('logLines on the function API', () => {
     });
   }
 });
+
+test("concurrent calls each get their own logLines, never another call's (SQLite runs them in shared batches)", async () => {
+  const dir = await makeProject({
+    'routes.yaml': routesYaml('  []').replace('routes:\n  []', 'routes: []'),
+    'functions/echo.ts': `
+import { mutation, query, v } from 'portico';
+export const read = query({ args: { n: v.number() }, handler: async (_ctx, { n }) => { console.log('read', n); return n; } });
+export const write = mutation({ args: { n: v.number() }, handler: async (ctx, { n }) => { console.log('write', n); await ctx.db.insert('notes', { n }); return n; } });
+`,
+  });
+  const gateway = await startGateway(dir, { env: { NODE_ENV: 'development' } });
+  try {
+    const run = async (kind: 'query' | 'mutation', path: string, n: number) => {
+      const response = await fetch(`${gateway.url}/api/${kind}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path, args: { n }, format: 'json' }) });
+      return (await response.json()) as { value: number; logLines: string[] };
+    };
+    for (let round = 0; round < 3; round++) {
+      const calls = Array.from({ length: 40 }, (_, n) => (n % 2 === 0 ? run('query', 'echo:read', n) : run('mutation', 'echo:write', n)));
+      const answers = await Promise.all(calls);
+      answers.forEach((answer, n) => {
+        assert.equal(answer.value, n);
+        assert.deepEqual(answer.logLines, [`[LOG] '${n % 2 === 0 ? 'read' : 'write'}' ${n}`], `call ${n}`);
+      });
+    }
+  } finally {
+    await gateway.stop();
+    await removeProject(dir);
+  }
+});

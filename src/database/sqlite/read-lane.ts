@@ -1,5 +1,7 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { StatementCache } from './sqlite-statements.js';
 import { TransactionTimeoutError } from '../store.js';
+import { attributionEnabled } from '../../log/console-capture.js';
 
 // Reads are grouped as writes are (write-lane.ts). A read transaction costs
 // SQLite three system calls (a lock on the shared-memory index, a stat of
@@ -48,7 +50,10 @@ export class ReadLane {
    */
   submit<T>(start: (reader: StatementCache, since: number) => StartedRead<T>, timeoutMs: number | undefined): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ start, timeoutMs, resolve: resolve as (value: unknown) => void, reject });
+      // The batch runs from whichever call scheduled it: each read keeps its
+      // own caller's context, so its console output is its request's.
+      const own = attributionEnabled() ? AsyncResource.bind(start) : start;
+      this.queue.push({ start: own, timeoutMs, resolve: resolve as (value: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
         setImmediate(() => void this.runBatch());

@@ -1,4 +1,6 @@
+import { AsyncResource } from 'node:async_hooks';
 import type Database from 'better-sqlite3';
+import { attributionEnabled } from '../../log/console-capture.js';
 import { TransactionTimeoutError } from '../store.js';
 import { diskFullOr } from './disk-full.js';
 
@@ -67,6 +69,9 @@ export class WriteLane {
    */
   submit<T>(run: () => Promise<T>, timeoutMs: number, onTimeout?: () => void, onCommitted?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      // The batch runs from whichever call scheduled it: each mutation keeps
+      // its own caller's context, so its console output is its request's.
+      if (attributionEnabled()) run = AsyncResource.bind(run);
       this.queue.push({ run, timeoutMs, onTimeout, onCommitted, resolve: resolve as (value: unknown) => void, reject });
       if (!this.draining) {
         this.draining = true;
