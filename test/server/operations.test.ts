@@ -420,10 +420,14 @@ describe('portico dev', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     assert.equal(reloads(), before, 'a hidden folder is not watched');
 
+    // A failure says what dev printed and logged meanwhile.
+    const explain = (error: Error) => {
+      throw new Error(`${error.message}\nstderr:\n${gateway.stderr().slice(-3000)}\nlast log lines:\n${gateway.logs().slice(-15).map((line) => JSON.stringify(line)).join('\n')}`);
+    };
     await writeFile(path.join(dir, 'routes.yaml'), yaml('./moved'));
-    await waitUntil(async () => (await get(`${gateway.url}/hello`)).body === 'moved v1', 15_000);
+    await waitUntil(async () => (await get(`${gateway.url}/hello`)).body === 'moved v1', 15_000).catch(explain);
     await writeProject(dir, { 'moved/app.ts': appModule('moved v2') });
-    await waitUntil(async () => (await get(`${gateway.url}/hello`)).body === 'moved v2', 15_000);
+    await waitUntil(async () => (await get(`${gateway.url}/hello`)).body === 'moved v2', 15_000).catch(explain);
     assert.deepEqual(await gateway.stop(), { code: 0, signal: null });
   });
 });

@@ -116,7 +116,11 @@ export class QueryCache {
    */
   put(key: string, value: JSONValue, reads: ReadSet, since: number, identityCall?: string): boolean {
     if (this.closed || reads.documentsRead > MAX_DOCUMENTS_READ || !this.unchangedSince(since, reads)) return false;
-    if (identityCall !== undefined) this.identityBound.add(identityCall);
+    if (identityCall !== undefined) {
+      // Only a hint of where to look: starting it over costs a miss, never a wrong answer.
+      if (this.identityBound.size >= this.maxEntries) this.identityBound.clear();
+      this.identityBound.add(identityCall);
+    }
     this.remove(this.entries.get(key));
     const entry: Entry = { key, value, reads, tables: reads.tables(), used: ++this.clock };
     this.entries.set(key, entry);
