@@ -1,3 +1,4 @@
+import http from 'node:http';
 import net from 'node:net';
 
 // Requests `fetch` cannot make: exact bytes on a socket (chunked bodies,
@@ -75,5 +76,28 @@ export function freePort(): Promise<number> {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
+  });
+}
+
+export interface TextAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  text: string;
+}
+
+/** One request through node:http, the answer as text; `body` as a list is sent chunked, one write per piece. */
+export function textRequest(url: string, options: http.RequestOptions = {}, body?: string | string[]): Promise<TextAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, options, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    if (Array.isArray(body)) {
+      for (const piece of body) req.write(piece);
+      req.end();
+    } else req.end(body);
   });
 }

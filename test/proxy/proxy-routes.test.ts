@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { runCli, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startUpstream, type UpstreamProcess } from './upstream.js';
+import { textRequest as request } from '../helpers/http.js';
 
 // Proxy routes in front of real upstream processes on loopback: where the
 // request goes, what headers cross, which upstream answers, and what the
@@ -19,18 +20,6 @@ interface Echo {
   bytes: number;
 }
 
-function request(url: string, options: http.RequestOptions = {}, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, options, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 describe('proxy routes', () => {
   let a: UpstreamProcess;

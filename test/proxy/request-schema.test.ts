@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { runCli, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startUpstream, type UpstreamProcess } from './upstream.js';
+import { textRequest as send, type TextAnswer as Answer } from '../helpers/http.js';
 
 const ORIGIN = 'https://app.example.com';
 
@@ -19,29 +20,6 @@ const NOTE = JSON.stringify({
   additionalProperties: false,
   properties: { author: { type: 'string', minLength: 1 }, text: { type: 'string' }, tags: { type: 'array', items: { type: 'string' }, default: [] } },
 });
-
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  text: string;
-}
-
-/** One request; `body` as a list is sent chunked, one write per piece. */
-function send(url: string, options: http.RequestOptions, body?: string | string[]): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, options, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (chunk) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, text }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    if (Array.isArray(body)) {
-      for (const piece of body) req.write(piece);
-      req.end();
-    } else req.end(body);
-  });
-}
 
 describe('request schemas on proxy routes', () => {
   let upstream: UpstreamProcess;
