@@ -42,10 +42,6 @@ export class CommitFeed {
     return () => this.listeners.delete(listener);
   }
 
-  get listened(): boolean {
-    return this.listeners.size > 0;
-  }
-
   publish(committed: Committed): void {
     if (committed !== 'everything' && committed.empty) return;
     for (const listener of this.listeners) listener(committed);

@@ -10,7 +10,7 @@ const EVERYTHING = '*';
 
 type Entry = [table: string, id: string, keys: Record<string, string> | null];
 
-export function announcement(writes: WriteSet): string {
+function announcement(writes: WriteSet): string {
   const entries: Entry[] = writes.changes.map(({ table, id, keys }) => [
     table,
     id,
