@@ -8,7 +8,7 @@ import type { Forwarding } from '../http/forwarding.js';
 // (RFC 7239): appended to what a trusted proxy in front of the gateway
 // already said (server.trustProxy), and replacing whatever anyone else sent.
 
-const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'];
+const HOP_BY_HOP = ['connection', 'proxy-connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'proxy-authenticate', 'proxy-authorization'];
 const FORWARDED = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded'];
 
 export interface RequestHeaderPlan {
@@ -19,8 +19,10 @@ export interface RequestHeaderPlan {
 }
 
 export function requestHeaderPlan(remove: readonly string[], add: readonly [string, string][], preserveHost: boolean): RequestHeaderPlan {
-  // Expect is answered by the gateway's own server; x-request-id is the gateway's.
-  const drop = new Set([...HOP_BY_HOP, ...FORWARDED, 'host', 'expect', 'x-request-id', ...remove, ...add.map(([name]) => name)]);
+  // Expect is answered by the gateway's own server; x-request-id is the
+  // gateway's; a request's trailer fields are not relayed (undici sends a
+  // body without them), so announcing them with Trailer would be untrue.
+  const drop = new Set([...HOP_BY_HOP, ...FORWARDED, 'host', 'expect', 'trailer', 'x-request-id', ...remove, ...add.map(([name]) => name)]);
   return { drop, add, preserveHost };
 }
 
@@ -52,41 +54,52 @@ export function upstreamRequestHeaders(req: IncomingMessage, plan: RequestHeader
 }
 
 /**
- * The upstream answer's headers for the client, as a flat list: hop-by-hop
- * fields dropped, and, when the route has a CORS policy, the upstream's own
- * Access-Control-* fields too (the gateway's replace them).
+ * The upstream answer's headers for the client, as a flat list, from the raw
+ * name/value pairs undici read: hop-by-hop fields dropped, and, when the
+ * route has a CORS policy, the upstream's own Access-Control-* fields too
+ * (the gateway's replace them). Trailer stays: the trailer fields it
+ * announces are relayed after the body.
  */
-export function clientResponseHeaders(upstream: Record<string, string | string[] | undefined>, ownCors: boolean, extra: readonly string[], vary: boolean): string[] {
-  const named = connectionTokens(upstream.connection);
+export function clientResponseHeaders(raw: readonly Buffer[], ownCors: boolean, extra: readonly string[], vary: boolean): string[] {
   const out: string[] = [];
+  let named: Set<string> | null = null;
   let upstreamVary: string | undefined;
-  for (const name in upstream) {
-    const value = upstream[name];
-    if (value === undefined || HOP_BY_HOP_SET.has(name) || name === 'x-request-id' || (named !== null && named.has(name))) continue;
-    if (ownCors && name.startsWith('access-control-')) continue;
-    if (vary && name === 'vary') {
-      upstreamVary = Array.isArray(value) ? value.join(', ') : value;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString('latin1').toLowerCase();
+    const value = raw[i + 1]!.toString('latin1');
+    if (name === 'connection') {
+      named = connectionTokens(value, named);
       continue;
     }
-    if (Array.isArray(value)) for (const one of value) out.push(name, one);
-    else out.push(name, value);
+    if (HOP_BY_HOP_SET.has(name) || name === 'x-request-id') continue;
+    if (ownCors && name.startsWith('access-control-')) continue;
+    if (vary && name === 'vary') {
+      upstreamVary = upstreamVary === undefined ? value : `${upstreamVary}, ${value}`;
+      continue;
+    }
+    out.push(name, value);
   }
-  out.push(...extra);
+  // Fields the Connection header named are hop-by-hop too; it may come after them.
+  if (named !== null) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
+  }
+  for (let i = 0; i < extra.length; i++) out.push(extra[i]!);
   if (vary) out.push('vary', upstreamVary === undefined ? 'Origin' : /(^|,)\s*origin\s*(,|$)/i.test(upstreamVary) || upstreamVary.trim() === '*' ? upstreamVary : `${upstreamVary}, Origin`);
   return out;
 }
 
 const HOP_BY_HOP_SET = new Set(HOP_BY_HOP);
 
-function connectionTokens(header: string | string[] | undefined): Set<string> | null {
-  if (header === undefined) return null;
+/** The field names a Connection header lists (besides close and keep-alive), added to `into`; null when none. */
+function connectionTokens(header: string | string[] | undefined, into: Set<string> | null = null): Set<string> | null {
+  if (header === undefined) return into;
   const text = Array.isArray(header) ? header.join(',') : header;
-  const tokens = new Set<string>();
+  let tokens = into;
   for (const token of text.split(',')) {
     const name = token.trim().toLowerCase();
-    if (name !== '' && name !== 'close' && name !== 'keep-alive') tokens.add(name);
+    if (name !== '' && name !== 'close' && name !== 'keep-alive') (tokens ??= new Set()).add(name);
   }
-  return tokens.size === 0 ? null : tokens;
+  return tokens;
 }
 
 function joined(value: string | string[] | undefined): string | undefined {

@@ -5,9 +5,9 @@ import type { Dispatcher } from 'undici';
 import type { ProxyConfig } from '../config/types.js';
 import { GatewayError } from '../http/errors.js';
 import type { Forwarding } from '../http/forwarding.js';
-import { writeHeadSafely } from '../http/header-values.js';
 import { BodyRelay } from './body-relay.js';
-import { clientResponseHeaders, requestHeaderPlan, upstreamRequestHeaders, type RequestHeaderPlan } from './hop-headers.js';
+import { requestHeaderPlan, upstreamRequestHeaders, type RequestHeaderPlan } from './hop-headers.js';
+import { ClientGone, UpstreamCall } from './upstream-call.js';
 import { compileTargetPath, type TargetPath } from './target-path.js';
 import { UpstreamSet, type FailureKind, type Upstream } from './upstream-set.js';
 
@@ -106,43 +106,50 @@ export class ProxyRoute {
     for (;;) {
       // A client waiting for 100 Continue sends its body once the upstream wants it.
       const relay = hasBody ? new BodyRelay(req, limit, expectsContinue ? () => !res.headersSent && res.writeContinue() : null) : null;
-      let answer: Dispatcher.ResponseData;
-      try {
-        answer = await upstream.pool.request({
+      const call = new UpstreamCall(res, this.ownCors, exchange, gone);
+      upstream.pool.dispatch(
+        {
           path: this.targets.get(upstream)!(req.url!, params),
           method: method as Dispatcher.HttpMethod,
           headers,
           body: checked ?? relay,
-          signal: gone,
           headersTimeout: this.config.timeoutMs,
           bodyTimeout: this.config.timeoutMs,
-        });
-      } catch (error) {
-        if (gone.aborted) return clientGone(res);
-        if (relay?.tooLarge) return fail(GatewayError.payloadTooLarge(limit!), true);
-        const kind = failureKind(error);
-        this.failed(upstream, kind, error, exchange.requestId);
-        if (kind === 'timeout') {
-          return fail(new GatewayError('Timeout', `The upstream did not answer within ${this.config.timeoutMs} ms`), relay !== null && !req.complete);
-        }
-        // Checked bytes in memory can be sent again; a streamed body only while the upstream has not begun reading it.
-        const bodyUntouched = relay === null || !relay.started;
-        let next: Upstream | null = null;
-        if (bodyUntouched && (kind === 'refused' || retriesLeft > 0)) {
-          (tried ??= new Set()).add(upstream);
-          next = this.set.pick(tried) ?? (kind === 'refused' ? null : upstream);
-          if (next !== null && (kind !== 'refused' || next === upstream)) retriesLeft -= 1;
-          if (retriesLeft < 0) next = null;
-        }
-        if (next === null) {
-          const what = kind === 'refused' ? 'could not be reached' : 'broke off before answering';
-          return fail(new GatewayError('BadGateway', `The upstream ${what} (${describe(error)})`), relay !== null && !req.complete);
-        }
-        upstream = next;
-        continue;
+        },
+        call,
+      );
+      const outcome = await call.outcome;
+      if (outcome.kind === 'relayed') {
+        this.set.succeeded(upstream);
+        return outcome.status;
       }
-      this.set.succeeded(upstream);
-      return this.relay(req, res, answer, upstream, exchange, gone);
+      if (outcome.kind === 'client-gone') return CLIENT_CLOSED_REQUEST;
+      if (outcome.kind === 'broken') {
+        // The head was out: the answer was cut short, and nothing can be retried.
+        this.failed(upstream, failureKind(outcome.error), outcome.error, exchange.requestId);
+        return outcome.status;
+      }
+      const { error } = outcome;
+      if (relay?.tooLarge) return fail(GatewayError.payloadTooLarge(limit!), true);
+      const kind = failureKind(error);
+      this.failed(upstream, kind, error, exchange.requestId);
+      if (kind === 'timeout') {
+        return fail(new GatewayError('Timeout', `The upstream did not answer within ${this.config.timeoutMs} ms`), relay !== null && !req.complete);
+      }
+      // Checked bytes in memory can be sent again; a streamed body only while the upstream has not begun reading it.
+      const bodyUntouched = relay === null || !relay.started;
+      let next: Upstream | null = null;
+      if (bodyUntouched && (kind === 'refused' || retriesLeft > 0)) {
+        (tried ??= new Set()).add(upstream);
+        next = this.set.pick(tried) ?? (kind === 'refused' ? null : upstream);
+        if (next !== null && (kind !== 'refused' || next === upstream)) retriesLeft -= 1;
+        if (retriesLeft < 0) next = null;
+      }
+      if (next === null) {
+        const what = kind === 'refused' ? 'could not be reached' : 'broke off before answering';
+        return fail(new GatewayError('BadGateway', `The upstream ${what} (${describe(error)})`), relay !== null && !req.complete);
+      }
+      upstream = next;
     }
   }
 
@@ -199,47 +206,6 @@ export class ProxyRoute {
     return 101;
   }
 
-  private async relay(req: IncomingMessage, res: ServerResponse, answer: Dispatcher.ResponseData, upstream: Upstream, exchange: ProxyExchange, gone: ClientGone): Promise<number> {
-    const { statusCode, body } = answer;
-    try {
-      writeHeadSafely(res, statusCode, clientResponseHeaders(answer.headers, this.ownCors, exchange.headers, exchange.vary));
-    } catch (error) {
-      body.destroy();
-      throw error;
-    }
-    if (req.method === 'HEAD') {
-      body.resume();
-      res.end();
-      return statusCode;
-    }
-    // body.pipe(res) with its ends watched by hand: stream.pipeline costs an
-    // AbortController per call, and aborts it when done.
-    return new Promise<number>((resolve) => {
-      let settled = false;
-      const settle = (status: number) => {
-        if (settled) return;
-        settled = true;
-        resolve(status);
-      };
-      body.on('error', (error: Error) => {
-        if (settled) return;
-        if (gone.aborted) return settle(clientGone(res));
-        // The upstream broke off mid-body: the client must not take a short body for a whole one.
-        this.failed(upstream, failureKind(error), error, exchange.requestId);
-        res.destroy();
-        settle(statusCode);
-      });
-      res.once('finish', () => settle(statusCode));
-      res.once('close', () => {
-        if (settled) return;
-        // The client left before the whole answer was written.
-        body.destroy();
-        settle(clientGone(res));
-      });
-      body.pipe(res);
-    });
-  }
-
   private failed(upstream: Upstream, kind: FailureKind, error: unknown, requestId: string): void {
     const wasIn = upstream.ejectedUntil <= Date.now();
     this.set.failed(upstream, kind);
@@ -251,39 +217,6 @@ export class ProxyRoute {
   }
 }
 
-/**
- * What undici watches to abort an upstream request: an EventEmitter-shaped
- * signal with one listener, fired when the client hangs up. An
- * AbortController (an EventTarget per request) cost measurably more on the
- * hot path, for an abort that almost never happens.
- */
-class ClientGone {
-  aborted = false;
-  reason: Error | undefined = undefined;
-  private listener: (() => void) | null = null;
-
-  on(_event: 'abort', listener: () => void): this {
-    this.listener = listener;
-    return this;
-  }
-
-  once(event: 'abort', listener: () => void): this {
-    return this.on(event, listener);
-  }
-
-  removeListener(_event: 'abort', listener: () => void): this {
-    if (this.listener === listener) this.listener = null;
-    return this;
-  }
-
-  fire(): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = new Error('The client closed the connection');
-    this.listener?.();
-  }
-}
-
 /** Replaces the client's Content-Length (if any) in a flat header list with the length of the bytes actually sent. */
 function setContentLength(headers: string[], length: number): void {
   for (let i = headers.length - 2; i >= 0; i -= 2) {
@@ -292,10 +225,6 @@ function setContentLength(headers: string[], length: number): void {
   headers.push('content-length', String(length));
 }
 
-function clientGone(res: ServerResponse): number {
-  res.destroy();
-  return CLIENT_CLOSED_REQUEST;
-}
 
 function failureKind(error: unknown): FailureKind {
   const code = (error as { code?: string })?.code;

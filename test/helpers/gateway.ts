@@ -26,7 +26,12 @@ export interface RunningGateway {
   /** Sends `signal` (SIGTERM by default) and resolves with how the process ended. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Like `exited`, but fails (and kills the process) after `timeoutMs`, with its last output. */
+  exitedWithin(timeoutMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
+
+/** How long `stop()` waits: the default shutdown timeout (30 s) plus a margin. */
+const STOP_DEADLINE_MS = 45_000;
 
 export interface StartOptions {
   command?: 'serve' | 'dev';
@@ -72,6 +77,18 @@ export function startGateway(dir: string, options: StartOptions = {}): Promise<R
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
+  // A process that outlives the server's own shutdown timeout (30 s by
+  // default) is a hang: fail with what it printed, instead of letting the
+  // test file run into its own timeout with nothing to read.
+  const exitedWithin = (timeoutMs: number) =>
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done, fail) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        fail(new Error(`portico (pid ${child.pid}) did not exit within ${timeoutMs} ms\nstderr:\n${stderr.slice(-4000)}\nlast log lines:\n${lines.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`));
+      }, timeoutMs);
+      void exited.then((result) => (clearTimeout(timer), done(result)));
+    });
+
   return new Promise((resolve, reject) => {
     const timeout = setTimeout(() => {
       child.kill('SIGKILL');
@@ -109,8 +126,9 @@ export function startGateway(dir: string, options: StartOptions = {}): Promise<R
         },
         async stop(signal = 'SIGTERM') {
           if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-          return exited;
+          return exitedWithin(STOP_DEADLINE_MS);
         },
+        exitedWithin,
       });
     };
     child.stderr!.on('data', onData);

@@ -140,6 +140,22 @@ describe('proxy routes', () => {
     assert.notEqual(hop.headers['x-request-id'], 'upstream-id');
   });
 
+  it('relays repeated fields, and trailer fields after a chunked body', async () => {
+    const answer = await new Promise<http.IncomingMessage & { text: string }>((resolve, reject) => {
+      http.get(`${gateway.url}/svc/trailers`, (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (chunk) => (text += chunk));
+        res.on('end', () => resolve(Object.assign(res, { text })));
+      }).on('error', reject);
+    });
+    assert.equal(answer.statusCode, 200);
+    assert.equal(answer.text, 'part one, part two');
+    assert.deepEqual(answer.headers['set-cookie'], ['a=1', 'b=2']);
+    assert.equal(answer.headers.trailer, 'x-checksum');
+    assert.equal(answer.headers['transfer-encoding'], 'chunked');
+    assert.deepEqual(answer.trailers, { 'x-checksum': 'sha256=abc' });
+  });
+
   it('takes several upstreams in turn', async () => {
     const names = [];
     for (let i = 0; i < 4; i++) names.push((JSON.parse((await request(`${gateway.url}/rr/echo`)).text) as Echo).name);

@@ -7,6 +7,7 @@
 //   /hold           sends headers and some bytes, then never finishes
 //   /cors           answers with its own Access-Control-* headers
 //   /hop            answers with hop-by-hop headers
+//   /trailers       a chunked answer with two Set-Cookie fields and a trailer field after the body
 //   /events         what happened to earlier requests (closed early, finished)
 //   /mirror...      answers the request body as it arrived, with the framing
 //                   it came with (x-seen-content-length, x-seen-transfer-encoding)
@@ -90,6 +91,13 @@ const server = http.createServer((req, res) => {
   if (url.pathname === '/hop') {
     res.writeHead(200, { connection: 'keep-alive, x-hop', 'keep-alive': 'timeout=5', 'x-hop': 'secret', 'proxy-authenticate': 'Basic', 'x-kept': 'yes', 'x-request-id': 'upstream-id' });
     res.end('hop');
+    return;
+  }
+  if (url.pathname === '/trailers') {
+    res.writeHead(200, { 'content-type': 'text/plain', trailer: 'x-checksum', 'set-cookie': ['a=1', 'b=2'] });
+    res.write('part one, ');
+    res.addTrailers({ 'x-checksum': 'sha256=abc' });
+    res.end('part two');
     return;
   }
   let bytes = 0;

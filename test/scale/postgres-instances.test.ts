@@ -136,6 +136,8 @@ function fresh(url: string, init: { method: string; body?: string }): Promise<{ 
       response.on('error', () => reject(Object.assign(new Error('response cut off'), { code: 'TRUNCATED' })));
     });
     request.on('error', reject);
+    // A request that is never answered is a failure with a name, not a hang.
+    request.setTimeout(20_000, () => request.destroy(Object.assign(new Error(`no answer within 20 s: ${init.method} ${url}`), { code: 'NO_ANSWER' })));
     request.end(init.body);
   });
 }
@@ -338,7 +340,7 @@ describe('SIGTERM during a write load', () => {
     const loops = Array.from({ length: 8 }, (_, i) => loop(i));
     await waitFor(() => (acknowledged.length >= 100 ? true : null), 30_000);
     gateway.child.kill('SIGTERM');
-    const exit = await gateway.exited;
+    const exit = await gateway.exitedWithin(45_000);
     running = false;
     await Promise.all(loops);
 
