@@ -75,6 +75,8 @@ async function main() {
       }),
       // The proxy scenario's reference, forwarding to the bare server as the proxy route does.
       proxy: wanted('proxy') ? await startServer([path.join(HERE, 'servers', 'undici-proxy.mjs'), '4403', 'http://127.0.0.1:4400']) : null,
+      // The same on undici's dispatch() handler API, as Portico relays: the floor.
+      dispatchProxy: wanted('proxy') ? await startServer([path.join(HERE, 'servers', 'undici-dispatch-proxy.mjs'), '4409', 'http://127.0.0.1:4400']) : null,
       // The same build with metrics and the dashboard's log capture on, and off.
       observed: observed ? await startServer([BIN, 'serve', '-c', observed.on, '--port', '4405'], { logFile: path.join(WORK, 'observed.log') }) : null,
       unobserved: observed ? await startServer([BIN, 'serve', '-c', observed.off, '--port', '4406'], { logFile: path.join(WORK, 'unobserved.log') }) : null,
@@ -96,7 +98,7 @@ async function main() {
 
   try {
     const post = (name, body) => postScript(WORK, name, body);
-    const { bare, koa, hono, fastify, portico, proxy, observed: on, unobserved: off } = current;
+    const { bare, koa, hono, fastify, portico, proxy, dispatchProxy, observed: on, unobserved: off } = current;
     const scenarios = [
       { name: 'get-hello', label: 'GET hello (HTTP action, CORS + request log)', server: 'portico', url: `${portico.url}/hello`, headers: ORIGIN, reference: 'bare-get', target: 0.6, versus: { name: 'hono-get-hello', target: 1 }, p99Versus: { name: 'bare-get', target: 2 } },
       ...(koa ? [{ name: 'koa-get-hello', label: 'GET hello on bare koa + @koa/router (reference)', server: 'koa', url: `${koa.url}/hello`, reference: 'bare-get' }] : []),
@@ -118,6 +120,7 @@ async function main() {
       'bare-get': { server: 'bare', url: `${bare.url}/hello` },
       'bare-post': { server: 'bare', url: `${bare.url}/echo`, script: post('bare-echo', ECHO_BODY) },
       ...(proxy ? { 'undici-proxy': { server: 'proxy', url: `${proxy.url}/proxy/hello`, headers: ORIGIN } } : {}),
+      ...(dispatchProxy ? { 'undici-dispatch-proxy': { server: 'dispatchProxy', url: `${dispatchProxy.url}/proxy/hello`, headers: ORIGIN } } : {}),
       ...(off ? { 'hello-unobserved': { server: 'unobserved', url: `${off.url}/hello`, headers: ORIGIN } } : {}),
     };
 
@@ -136,7 +139,7 @@ async function main() {
         for (const item of order) {
           await wrk(item.url, { seconds: WARMUP, script: item.script, headers: item.headers });
           // The proxies' CPU per request too: a figure the other tenants of the machine move less.
-          const pid = item.name === 'proxy' ? current.portico.pid : item.name === 'undici-proxy' ? current.proxy.pid : null;
+          const pid = item.name === 'proxy' ? current.portico.pid : item.name === 'undici-proxy' ? current.proxy.pid : item.name === 'undici-dispatch-proxy' ? current.dispatchProxy.pid : null;
           const cpuBefore = pid === null ? 0 : cpuSeconds(pid);
           const result = await wrk(item.url, { seconds: SECONDS, script: item.script, headers: item.headers });
           if (pid !== null) result.cpuPerRequest = (cpuSeconds(pid) - cpuBefore) / result.requests;
@@ -158,7 +161,7 @@ async function main() {
         if (!own || !base) return NaN;
         return median(own.map((row, i) => row[field] / base[i][field]));
       };
-      const referenceLabels = { 'bare-get': 'bare node:http GET hello', 'bare-post': 'bare node:http POST 200-byte JSON echo', 'undici-proxy': 'bare node:http reverse proxy on undici, to the bare server', 'hello-unobserved': 'GET hello with metrics and the dashboard turned off (same build)' };
+      const referenceLabels = { 'bare-get': 'bare node:http GET hello', 'bare-post': 'bare node:http POST 200-byte JSON echo', 'undici-proxy': 'bare node:http reverse proxy on undici, to the bare server', 'undici-dispatch-proxy': 'the same reverse proxy on undici dispatch() (reference, not a target)', 'hello-unobserved': 'GET hello with metrics and the dashboard turned off (same build)' };
       for (const [name, spec] of Object.entries(references)) results.throughput.push({ name, label: referenceLabels[name], server: spec.server, ...summary(name), ratio: 1, reference: name });
       for (const scenario of scenarios) {
         const own = samples.get(scenario.name);
@@ -172,6 +175,8 @@ async function main() {
         if (scenario.name === 'proxy') {
           const cpu = (rows) => median(rows.map((r) => r.cpuPerRequest));
           results.proxyCpu = { portico: cpu(own), undici: cpu(base), ratio: median(own.map((row, i) => base[i].cpuPerRequest / row.cpuPerRequest)) };
+          const floor = samples.get('undici-dispatch-proxy');
+          if (floor) results.proxyCpu.dispatch = { cpu: cpu(floor), ratio: pairRatio('proxy', 'undici-dispatch-proxy') };
         }
       }
       // Portico against the other frameworks, pair by pair as above.
@@ -463,6 +468,8 @@ function render(results) {
     if (results.proxyCpu) {
       const { portico, undici, ratio } = results.proxyCpu;
       lines.push(`Proxy CPU per request (the proxy process alone, user + system): Portico ${(portico * 1e6).toFixed(1)} µs, the undici reverse proxy ${(undici * 1e6).toFixed(1)} µs; undici / Portico ${ratio.toFixed(2)} (median of the rounds' pairs).`, '');
+      const { dispatch } = results.proxyCpu;
+      if (dispatch) lines.push(`Against the reverse proxy on undici dispatch() (the API Portico relays with; ${(dispatch.cpu * 1e6).toFixed(1)} µs per request): Portico ${dispatch.ratio.toFixed(2)} of its req/s (median of the rounds' pairs).`, '');
     }
   }
   if (results.memory.length > 0) {
