@@ -6,6 +6,7 @@ import type { PorticoConfig } from '../config/types.js';
 import { markExpectsContinue } from '../http/request-body.js';
 import { answerClientError, answerConnect } from './unparsable-requests.js';
 import { createRedirectServer, TlsFront } from './listeners.js';
+import { TurnBatch } from './turn-batch.js';
 import type { SecureContextOptions } from 'node:tls';
 
 /** server.tls, loaded: the secure context and what the listener offers. */
@@ -63,14 +64,26 @@ export class HttpHost implements GatewayHolder {
     private readonly tls: HostTls | null = null,
   ) {
     const { inFlight } = this;
+    const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+      let handled: Promise<void> | void = undefined;
+      try {
+        handled = this.current.handle(req, res);
+      } catch (error) {
+        // Gateway.handle answers its own failures; this is the net under it,
+        // so one request cannot take the rest of its batch down with it.
+        this.logger.error({ err: error }, 'request handling failed');
+        res.destroy();
+      }
+      if (handled) handled.then(inFlight.end, inFlight.end);
+      else inFlight.end();
+    };
+    const turn = new TurnBatch(handle);
     const callback = (req: http.IncomingMessage, res: http.ServerResponse) => {
       inFlight.begin();
       // A request that came on a kept-alive connection during the stop is
       // served, and its connection ends with it.
       if (this.stopping) res.shouldKeepAlive = false;
-      const handled = this.current.handle(req, res);
-      if (handled) handled.then(inFlight.end, inFlight.end);
-      else inFlight.end();
+      turn.add(req, res);
     };
     // The gateway answers a missing Host itself, with a code and a request id.
     this.server = http.createServer({ requireHostHeader: false, ...slowClientLimits(current.config.server) }, callback);
