@@ -76,7 +76,7 @@ async function main() {
       // The proxy scenario's reference, forwarding to the bare server as the proxy route does.
       proxy: wanted('proxy') ? await startServer([path.join(HERE, 'servers', 'undici-proxy.mjs'), '4403', 'http://127.0.0.1:4400']) : null,
       // The same on undici's dispatch() handler API, as Portico relays: the floor.
-      dispatchProxy: wanted('proxy') ? await startServer([path.join(HERE, 'servers', 'undici-dispatch-proxy.mjs'), '4409', 'http://127.0.0.1:4400']) : null,
+      dispatchProxy: wanted('proxy') ? await startServer([path.join(HERE, 'servers', 'undici-dispatch-proxy.mjs'), '4404', 'http://127.0.0.1:4400']) : null,
       // The same build with metrics and the dashboard's log capture on, and off.
       observed: observed ? await startServer([BIN, 'serve', '-c', observed.on, '--port', '4405'], { logFile: path.join(WORK, 'observed.log') }) : null,
       unobserved: observed ? await startServer([BIN, 'serve', '-c', observed.off, '--port', '4406'], { logFile: path.join(WORK, 'unobserved.log') }) : null,
