@@ -67,9 +67,11 @@ export class Gateway {
     this.mounts = parts.mounts;
   }
 
-  /** Answers one request; the promise (if any) settles when it is answered and logged. */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void> | void {
-    const started = performance.now();
+  /**
+   * Answers one request; the promise (if any) settles when it is answered and
+   * logged. `started` is when it arrived (performance.now()), for its duration.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, started = performance.now()): Promise<void> | void {
     const exchange = newExchange(req);
     let status: number | Promise<number>;
     try {
@@ -122,6 +124,9 @@ export class Gateway {
    * by `serve`, on a response that closes the connection after it.
    */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, serve: (req: IncomingMessage, res: ServerResponse) => void): void {
+    // Node takes its own error listener off a socket it hands over for an
+    // upgrade: without one, a client resetting it would crash the process.
+    socket.on('error', () => socket.destroy());
     const res = new ServerResponse(req);
     res.assignSocket(socket as Socket);
     res.shouldKeepAlive = false;
@@ -135,7 +140,6 @@ export class Gateway {
     exchange.route = route.pattern;
     exchange.handler = route.handlerName;
     this.addCors(req, exchange, route.cors);
-    socket.on('error', () => socket.destroy());
     runUpgrade(this.services, req, res, socket, head, exchange, route, match.params).then(
       (status) => this.logRequest(req, exchange, status, started, res),
       (error) => this.logRequest(req, exchange, this.internalError(req, res, exchange, error), started, res),

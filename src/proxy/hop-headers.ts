@@ -57,13 +57,16 @@ export function upstreamRequestHeaders(req: IncomingMessage, plan: RequestHeader
  * The upstream answer's headers for the client, as a flat list, from the raw
  * name/value pairs undici read: hop-by-hop fields dropped, and, when the
  * route has a CORS policy, the upstream's own Access-Control-* fields too
- * (the gateway's replace them). Trailer stays: the trailer fields it
- * announces are relayed after the body.
+ * (the gateway's replace them). Trailer stays when `trailers` says the
+ * client can get them after a chunked body (the fields it announces are
+ * relayed then), and the answer has no Content-Length.
  */
-export function clientResponseHeaders(raw: readonly Buffer[], ownCors: boolean, extra: readonly string[], vary: boolean): string[] {
+export function clientResponseHeaders(raw: readonly Buffer[], ownCors: boolean, extra: readonly string[], vary: boolean, trailers: boolean): string[] {
   const out: string[] = [];
   let named: Set<string> | null = null;
   let upstreamVary: string | undefined;
+  let sawTrailer = false;
+  let hasLength = false;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toString('latin1').toLowerCase();
     const value = raw[i + 1]!.toString('latin1');
@@ -71,6 +74,10 @@ export function clientResponseHeaders(raw: readonly Buffer[], ownCors: boolean, 
       named = connectionTokens(value, named);
       continue;
     }
+    if (name === 'trailer') {
+      if (!trailers) continue;
+      sawTrailer = true;
+    } else if (name === 'content-length') hasLength = true;
     if (HOP_BY_HOP_SET.has(name) || name === 'x-request-id') continue;
     if (ownCors && name.startsWith('access-control-')) continue;
     if (vary && name === 'vary') {
@@ -78,6 +85,10 @@ export function clientResponseHeaders(raw: readonly Buffer[], ownCors: boolean, 
       continue;
     }
     out.push(name, value);
+  }
+  // Node refuses Trailer on an answer it will not send chunked.
+  if (sawTrailer && hasLength) {
+    for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === 'trailer') out.splice(i, 2);
   }
   // Fields the Connection header named are hop-by-hop too; it may come after them.
   if (named !== null) {

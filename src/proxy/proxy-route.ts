@@ -7,7 +7,7 @@ import { GatewayError } from '../http/errors.js';
 import type { Forwarding } from '../http/forwarding.js';
 import { BodyRelay } from './body-relay.js';
 import { requestHeaderPlan, upstreamRequestHeaders, type RequestHeaderPlan } from './hop-headers.js';
-import { ClientGone, UpstreamCall } from './upstream-call.js';
+import { ClientGone, clientLeft, UpstreamCall } from './upstream-call.js';
 import { compileTargetPath, type TargetPath } from './target-path.js';
 import { UpstreamSet, type FailureKind, type Upstream } from './upstream-set.js';
 
@@ -96,6 +96,13 @@ export class ProxyRoute {
     // 'close' also follows a complete answer (with bytes still in the socket's
     // buffer): only an answer not yet ended means the client left early.
     const gone = new ClientGone();
+    // A client that left before this point (during auth, a schema check,
+    // middleware, or while its request waited for its turn) sent its 'close'
+    // already: nobody is waiting for an answer.
+    if (clientLeft(req, res)) {
+      res.destroy();
+      return CLIENT_CLOSED_REQUEST;
+    }
     res.once('close', () => {
       if (!res.writableEnded) gone.fire();
     });
@@ -106,7 +113,7 @@ export class ProxyRoute {
     for (;;) {
       // A client waiting for 100 Continue sends its body once the upstream wants it.
       const relay = hasBody ? new BodyRelay(req, limit, expectsContinue ? () => !res.headersSent && res.writeContinue() : null) : null;
-      const call = new UpstreamCall(res, this.ownCors, exchange, gone);
+      const call = new UpstreamCall(req, res, this.ownCors, exchange, gone, relay !== null);
       upstream.pool.dispatch(
         {
           path: this.targets.get(upstream)!(req.url!, params),
@@ -124,6 +131,8 @@ export class ProxyRoute {
         return outcome.status;
       }
       if (outcome.kind === 'client-gone') return CLIENT_CLOSED_REQUEST;
+      // The gateway's own failure (a head Node refused): a 500, and the upstream is not blamed.
+      if (outcome.kind === 'local-error') throw outcome.error;
       if (outcome.kind === 'broken') {
         // The head was out: the answer was cut short, and nothing can be retried.
         this.failed(upstream, failureKind(outcome.error), outcome.error, exchange.requestId);

@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { writeHeadSafely } from '../http/header-values.js';
 import { clientResponseHeaders } from './hop-headers.js';
@@ -20,7 +20,9 @@ export type CallOutcome =
   | { kind: 'failed'; error: Error }
   | { kind: 'relayed'; status: number }
   | { kind: 'broken'; status: number; error: Error }
-  | { kind: 'client-gone' };
+  | { kind: 'client-gone' }
+  /** The gateway could not write the head it was given (not the upstream's fault: answered 500). */
+  | { kind: 'local-error'; error: Error };
 
 /** What the client's head needs from the exchange. */
 export interface AnswerExchange {
@@ -55,14 +57,18 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   private status = 0;
   private abort: ((reason: Error) => void) | null = null;
   private resume: (() => void) | null = null;
+  private localError: Error | null = null;
   private readonly onDrain = () => this.resume?.();
 
   constructor(
+    private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     /** The route has a CORS policy: the upstream's Access-Control-* headers are replaced. */
     private readonly ownCors: boolean,
     private readonly exchange: AnswerExchange,
     private readonly gone: ClientGone,
+    /** The client's body goes upstream (streamed) with this attempt. */
+    private readonly streamsBody: boolean,
   ) {
     this.outcome = new Promise((resolve) => (this.settle = resolve));
   }
@@ -76,12 +82,25 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   onHeaders(status: number, rawHeaders: Buffer[], resume: () => void): boolean {
     // 1xx: the gateway's own server speaks to the client about 100 Continue.
     if (status < 200) return true;
+    // The client may have left before its 'close' could be watched (a reset
+    // in the same read as the request): writing would wait for a drain that
+    // never comes, and hold the upstream connection.
+    if (clientLeft(this.req, this.res)) {
+      this.gone.fire();
+      return false;
+    }
+    const { req, res } = this;
+    // An answer that comes before the client finished sending its body ends
+    // the connection after it: the rest of the body is never read, and the
+    // connection could not carry another request.
+    if (this.streamsBody && !req.complete) res.shouldKeepAlive = false;
     try {
-      writeHeadSafely(this.res, status, clientResponseHeaders(rawHeaders, this.ownCors, this.exchange.headers, this.exchange.vary));
+      writeHeadSafely(res, status, clientResponseHeaders(rawHeaders, this.ownCors, this.exchange.headers, this.exchange.vary, trailersReachClient(req, status)));
     } catch (error) {
-      // Never thrown into undici's parser: the attempt ends as a failure
-      // before the head (nothing reached the client), and the caller answers.
-      this.abort?.(error as Error);
+      // Never thrown into undici's parser: the attempt ends, not counted
+      // against the upstream, and the caller answers 500.
+      this.localError = error as Error;
+      this.abort?.(this.localError);
       return false;
     }
     this.status = status;
@@ -91,6 +110,10 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.res.write(chunk)) return true;
+    if (clientLeft(this.req, this.res)) {
+      this.gone.fire();
+      return false;
+    }
     this.res.once('drain', this.onDrain);
     return false;
   }
@@ -109,6 +132,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       this.res.destroy();
       return this.settle({ kind: 'client-gone' });
     }
+    if (this.localError !== null) return this.settle({ kind: 'local-error', error: this.localError });
     if (this.status === 0) return this.settle({ kind: 'failed', error });
     // The upstream broke off mid-body: the client must not take a short body for a whole one.
     this.res.destroy();
@@ -123,13 +147,33 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
 /** The upstream's trailer fields, after its body (Node sends them when the answer is chunked, and drops them otherwise). */
 function addTrailers(res: ServerResponse, raw: (Buffer | string)[]): void {
-  const fields: [string, string][] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) fields.push([latin1(raw[i]!), latin1(raw[i + 1]!)]);
+  // An object, not pairs: HTTP/2's compatibility response reads only objects.
+  const fields: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = latin1(raw[i]!).toLowerCase();
+    const value = latin1(raw[i + 1]!);
+    fields[name] = fields[name] === undefined ? value : `${fields[name]}, ${value}`;
+  }
   try {
     res.addTrailers(fields);
   } catch {
     // A field Node refuses is not worth the body it follows.
   }
+}
+
+/**
+ * Whether trailer fields can follow this answer's body to the client: over
+ * HTTP/2, or a chunked HTTP/1.1 body (not to HTTP/1.0, not after HEAD, 204
+ * or 304). Node refuses a Trailer header on any other answer.
+ */
+function trailersReachClient(req: IncomingMessage, status: number): boolean {
+  if (req.method === 'HEAD' || status === 204 || status === 304) return false;
+  return req.httpVersionMajor >= 2 || (req.httpVersionMajor === 1 && req.httpVersionMinor >= 1);
+}
+
+/** The client is gone: its response (or, for a pipelined one still queued, its connection) was destroyed. */
+export function clientLeft(req: IncomingMessage, res: ServerResponse): boolean {
+  return res.destroyed || req.socket?.destroyed === true || (res as { stream?: { destroyed: boolean } }).stream?.destroyed === true;
 }
 
 const latin1 = (bytes: Buffer | string): string => (typeof bytes === 'string' ? bytes : bytes.toString('latin1'));

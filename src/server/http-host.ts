@@ -64,10 +64,10 @@ export class HttpHost implements GatewayHolder {
     private readonly tls: HostTls | null = null,
   ) {
     const { inFlight } = this;
-    const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const handle = (req: http.IncomingMessage, res: http.ServerResponse, arrived: number) => {
       let handled: Promise<void> | void = undefined;
       try {
-        handled = this.current.handle(req, res);
+        handled = this.current.handle(req, res, arrived);
       } catch (error) {
         // Gateway.handle answers its own failures; this is the net under it,
         // so one request cannot take the rest of its batch down with it.

@@ -5,6 +5,7 @@ import { makeProject, removeProject, routesYaml } from '../helpers/project.js';
 import { runCli, startGateway, type RunningGateway } from '../helpers/gateway.js';
 import { startUpstream, type UpstreamProcess } from './upstream.js';
 import { textRequest as request } from '../helpers/http.js';
+import { StepSocket } from '../helpers/socket.js';
 
 // Proxy routes in front of real upstream processes on loopback: where the
 // request goes, what headers cross, which upstream answers, and what the
@@ -154,6 +155,27 @@ describe('proxy routes', () => {
     assert.equal(answer.headers.trailer, 'x-checksum');
     assert.equal(answer.headers['transfer-encoding'], 'chunked');
     assert.deepEqual(answer.trailers, { 'x-checksum': 'sha256=abc' });
+  });
+
+  it('drops Trailer where the client cannot get trailer fields: HEAD, HTTP/1.0, an answer with a Content-Length', async () => {
+    const head = await request(`${gateway.url}/svc/trailers`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.trailer, undefined);
+    assert.equal(head.headers['set-cookie']?.length, 2);
+
+    const socket = await StepSocket.connect(gateway.port);
+    await socket.write('GET /svc/trailers HTTP/1.0\r\nHost: x\r\n\r\n');
+    await socket.closed;
+    const old = socket.text();
+    assert.match(old, /^HTTP\/1\.1 200 /);
+    assert.doesNotMatch(old, /\r\ntrailer:/i);
+    assert.ok(old.endsWith('part one, part two'), old);
+
+    const fixed = await request(`${gateway.url}/svc/trailer-length`);
+    assert.equal(fixed.status, 200);
+    assert.equal(fixed.text, 'fixed');
+    assert.equal(fixed.headers.trailer, undefined);
+    assert.equal(fixed.headers['content-length'], '5');
   });
 
   it('takes several upstreams in turn', async () => {

@@ -8,6 +8,7 @@
 //   /cors           answers with its own Access-Control-* headers
 //   /hop            answers with hop-by-hop headers
 //   /trailers       a chunked answer with two Set-Cookie fields and a trailer field after the body
+//   /trailer-length an answer with a Content-Length that still announces a Trailer field
 //   /events         what happened to earlier requests (closed early, finished)
 //   /mirror...      answers the request body as it arrived, with the framing
 //                   it came with (x-seen-content-length, x-seen-transfer-encoding)
@@ -91,6 +92,16 @@ const server = http.createServer((req, res) => {
   if (url.pathname === '/hop') {
     res.writeHead(200, { connection: 'keep-alive, x-hop', 'keep-alive': 'timeout=5', 'x-hop': 'secret', 'proxy-authenticate': 'Basic', 'x-kept': 'yes', 'x-request-id': 'upstream-id' });
     res.end('hop');
+    return;
+  }
+  if (url.pathname === '/trailer-length') {
+    // Written raw, on a connection that ends with it: Node would refuse this head, but an upstream may send it.
+    req.socket.end(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: x-checksum\r\nContent-Length: 5\r\nConnection: close\r\n\r\n${req.method === 'HEAD' ? '' : 'fixed'}`);
+    return;
+  }
+  if (url.pathname === '/trailers' && req.method === 'HEAD') {
+    // The head a GET would get, Trailer included (written raw: Node refuses Trailer on an answer without a body).
+    req.socket.end('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTrailer: x-checksum\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n');
     return;
   }
   if (url.pathname === '/trailers') {
