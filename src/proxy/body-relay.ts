@@ -81,7 +81,8 @@ export class BodyRelay extends Readable {
     source.off('end', this.onEnd);
     source.off('error', this.onError);
     source.off('close', this.onClose);
-    // Unread bytes stay with the client's request: Node discards them once the answer is out.
+    // Unread bytes stay with the client's request; an answer that goes out
+    // before the body was read whole ends its connection (upstream-call.ts).
     if (!source.readableEnded) source.pause();
   }
 }
