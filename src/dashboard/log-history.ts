@@ -91,11 +91,16 @@ export class LogHistory {
 
   /**
    * Forgets the lines whose bytes lie in the `size` bytes from `from`: they
-   * are the oldest held ones, next in the ring after `from` (a long line
-   * kept as a string goes too when it is the oldest: the window has no holes).
+   * are the oldest held ones, next in the ring after `from`. Long lines kept
+   * as strings before one of them go with it (the window has no holes).
    */
   private giveUp(n: number, from: number, size: number): void {
-    while (this.oldest < n && (this.lengths[this.oldest % this.maxLines] === -1 || this.overlaps(this.oldest, from, size))) this.forget(this.oldest + 1);
+    for (;;) {
+      let next = this.oldest;
+      while (next < n && this.lengths[next % this.maxLines] === -1) next++;
+      if (next >= n || !this.overlaps(next, from, size)) return;
+      this.forget(next + 1);
+    }
   }
 
   /** Whether line n's bytes (in the ring) meet the `size` bytes from `from`. */

@@ -93,9 +93,6 @@ export class ProxyRoute {
     const headers = upstreamRequestHeaders(req, this.plan, forwarding, exchange.requestId);
     if (checked !== null) setContentLength(headers, checked.length);
     const expectsContinue = req.headers.expect?.toLowerCase() === '100-continue';
-    // 'close' also follows a complete answer (with bytes still in the socket's
-    // buffer): only an answer not yet ended means the client left early.
-    const gone = new ClientGone();
     // A client that left before this point (during auth, a schema check,
     // middleware, or while its request waited for its turn) sent its 'close'
     // already: nobody is waiting for an answer.
@@ -103,6 +100,9 @@ export class ProxyRoute {
       res.destroy();
       return CLIENT_CLOSED_REQUEST;
     }
+    // 'close' also follows a complete answer (with bytes still in the socket's
+    // buffer): only an answer not yet ended means the client left early.
+    const gone = new ClientGone();
     res.once('close', () => {
       if (!res.writableEnded) gone.fire();
     });

@@ -47,3 +47,16 @@ test('the cap on lines holds when lines are short', () => {
   assert.deepEqual(history.since(0).lines, Array.from({ length: 10 }, (_, i) => `{"n":${i + 15}}`));
   assert.deepEqual(history.since(20).lines, Array.from({ length: 5 }, (_, i) => `{"n":${i + 20}}`));
 });
+
+test('a line too long for the ring is held as long as the lines after it', () => {
+  const history = new LogHistory(10, 1_000);
+  const long = `{"text":"${'x'.repeat(600)}"}\n`;
+  history.add(long);
+  for (let n = 0; n < 3; n++) history.add(`{"n":${n}}\n`);
+  assert.deepEqual(history.since(0).lines, [long.trimEnd(), '{"n":0}', '{"n":1}', '{"n":2}']);
+  // Once the ring wraps over the short lines after it, it goes with them.
+  for (let n = 3; n < 200; n++) history.add(`{"n":${n},"pad":"${'y'.repeat(40)}"}\n`);
+  const held = history.since(0).lines;
+  assert.ok(!held.includes(long.trimEnd()));
+  assert.equal(held.at(-1), `{"n":199,"pad":"${'y'.repeat(40)}"}`);
+});
