@@ -37,6 +37,7 @@ export function watchProject(configFile: string, functionsDir: string, changed: 
   let functionsReady: Promise<void> = Promise.resolve();
   const follow = (dir: string) => {
     if (dir === current) return;
+    const moved = current !== '';
     current = dir;
     void functions?.close();
     functions = watch(dir, { ignoreInitial: true, ignored: (file) => hiddenOrInstalled(dir, file) });
@@ -44,6 +45,10 @@ export function watchProject(configFile: string, functionsDir: string, changed: 
     functions.on('error', (error) => onError(error as Error));
     const watcher = functions;
     functionsReady = new Promise((resolve) => watcher.once('ready', () => resolve()));
+    // A file saved in the new folder while its watcher was still scanning is
+    // taken as already there (ignoreInitial) and reported by nobody: one more
+    // look once the watcher is ready picks it up.
+    if (moved) void functionsReady.then(() => functions === watcher && changed(dir));
   };
   follow(functionsDir);
 
