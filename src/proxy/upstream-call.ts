@@ -58,7 +58,8 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
   private abort: ((reason: Error) => void) | null = null;
   private resume: (() => void) | null = null;
   private localError: Error | null = null;
-  private readonly onDrain = () => this.resume?.();
+  /** Made the first time the client falls behind: most answers never wait for a drain. */
+  private onDrain: (() => void) | null = null;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -114,7 +115,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
       this.gone.fire();
       return false;
     }
-    this.res.once('drain', this.onDrain);
+    this.res.once('drain', (this.onDrain ??= () => this.resume?.()));
     return false;
   }
 
@@ -141,7 +142,7 @@ export class UpstreamCall implements Dispatcher.DispatchHandler {
 
   private done(): void {
     if (this.gone.stop === this.abort) this.gone.stop = null;
-    if (this.resume !== null) this.res.off('drain', this.onDrain);
+    if (this.onDrain !== null) this.res.off('drain', this.onDrain);
   }
 }
 
