@@ -137,22 +137,26 @@ export class LocalBackend implements FunctionBackend, ContextHost, JobExecutor {
     }
     const args = this.checkArgs(fn, request.args, request.name);
     const scope = { requestId: caller.requestId, source: request.name, lines: caller.collectLogs ? logLines : null, logged: false };
-    const since = cache.position;
-    const reads = new ReadSet();
-    const value = await runInLogScope(scope, () =>
-      this.store.read(async (tx) => this.encodeResult(fn, request.name, await fn.handler(new QueryContext(this, new TrackedReadTx(tx, reads), caller), args)), {
-        timeoutMs: this.options.transactionTimeoutMs,
-      }),
-    );
-    if (!scope.logged) {
-      if (!reads.identity) cache.put(call, value, reads, since);
-      else {
-        // A caller whose token failed verification has no identity to keep a result under.
-        const identity = await caller.identity.get().catch(() => undefined);
-        if (identity !== undefined) cache.put(`${call}\u0000${JSON.stringify(identity)}`, value, reads, since, call);
+    const since = cache.begin();
+    try {
+      const reads = new ReadSet();
+      const value = await runInLogScope(scope, () =>
+        this.store.read(async (tx) => this.encodeResult(fn, request.name, await fn.handler(new QueryContext(this, new TrackedReadTx(tx, reads), caller), args)), {
+          timeoutMs: this.options.transactionTimeoutMs,
+        }),
+      );
+      if (!scope.logged) {
+        if (!reads.identity) cache.put(call, value, reads, since);
+        else {
+          // A caller whose token failed verification has no identity to keep a result under.
+          const identity = await caller.identity.get().catch(() => undefined);
+          if (identity !== undefined) cache.put(`${call}\u0000${JSON.stringify(identity)}`, value, reads, since, call);
+        }
       }
+      return { status: 'success', value, logLines };
+    } finally {
+      cache.end(since);
     }
-    return { status: 'success', value, logLines };
   }
 
   get functions(): ReadonlyMap<string, RegisteredFunction> {

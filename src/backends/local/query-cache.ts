@@ -17,10 +17,15 @@ import { activeMetrics } from '../../metrics/metrics.js';
 // 100). A call seen for the first time runs without tracking its reads.
 //
 // A query that ran while a commit landed may have read the state before it:
-// every commit gets a sequence number, recent commits are kept, and a result
-// is only stored if none of the commits since its query began touches what
-// it read.
+// every commit gets a sequence number, and a result is only stored if none
+// of the commits since its query began touches what it read. Commits are
+// kept only while a query that began before them is still running: kept for
+// a fixed count instead, a steady write load had the garbage collector
+// promote and then sweep every write set (1,024 commits of 50 inserts:
+// 20 MB at a time, major collections every 4 s and a mutation p99 of
+// 12-37 ms).
 
+/** Commits kept for the queries running across them, at most: a query that missed more is not kept. */
 const RECENT_COMMITS = 1024;
 /** A query that looked at more documents than this is not kept: its answer is likely large, and every write to its tables would check its reads. */
 const MAX_DOCUMENTS_READ = 4096;
@@ -47,7 +52,10 @@ export class QueryCache {
   private clock = 0;
   private readonly doorkeeper = new Uint32Array(DOORKEEPER_BITS / 32);
   private doorkeeperFill = 0;
+  /** The last commits, oldest first, the newest being commit `sequence`. */
   private readonly recent: Committed[] = [];
+  /** Where the tracked queries running now began, with how many began there; oldest first. */
+  private readonly running = new Map<number, number>();
   private readonly unsubscribe: () => void;
 
   constructor(
@@ -69,9 +77,21 @@ export class QueryCache {
     return this.entries.size;
   }
 
-  /** The current position in the commit sequence: a query records it before it begins. */
-  get position(): number {
-    return this.sequence;
+  /**
+   * A query whose result may be kept is beginning: returns its position in
+   * the commit sequence, for `put`. Every `begin` must be followed by `end`.
+   */
+  begin(): number {
+    const at = this.sequence;
+    this.running.set(at, (this.running.get(at) ?? 0) + 1);
+    return at;
+  }
+
+  /** The query that began at `at` is over (kept or not). */
+  end(at: number): void {
+    const left = this.running.get(at)! - 1;
+    if (left === 0) this.running.delete(at);
+    else this.running.set(at, left);
   }
 
   has(key: string): boolean {
@@ -153,8 +173,15 @@ export class QueryCache {
 
   private committed(committed: Committed): void {
     this.sequence++;
-    this.recent.push(committed);
-    if (this.recent.length > RECENT_COMMITS) this.recent.shift();
+    if (this.running.size === 0) {
+      // Nobody running can need it: a query that begins now starts after it.
+      this.recent.length = 0;
+    } else {
+      this.recent.push(committed);
+      // Positions only grow, so the Map's first key is the oldest query's.
+      const needed = Math.min(this.sequence - this.running.keys().next().value!, RECENT_COMMITS);
+      if (this.recent.length > needed) this.recent.splice(0, this.recent.length - needed);
+    }
     if (this.entries.size === 0) return;
     // A new table changes what ids and names resolve to, also outside any
     // transaction (normalizeId): rare enough to drop everything.
