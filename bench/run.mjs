@@ -489,7 +489,7 @@ function render(results) {
     lines.push(
       '## Leak check (`leak`)',
       '',
-      `${rounds.length} consecutive rounds of the mutation scenario (POST /notes, one durable insert each; ${SECONDS} s each after one ${WARMUP} s warm-up) against ONE Portico process with its own database. RSS is read right after each round, then again after a full garbage collection asked for through the inspector (the process runs with \`--inspect\`), with the V8 heap in use after it. Idle before the warm-up: ${fmt.mib(idle.rss)}.`,
+      `${rounds.length} consecutive rounds of the mutation scenario (POST /notes, one durable insert each; ${SECONDS} s each after one ${WARMUP} s warm-up) against ONE Portico process with its own database. RSS is read right after each round, then again after a full garbage collection asked for through the inspector (the process runs with \`--inspect\`), with the V8 heap in use after it. Idle before the warm-up: ${fmt.mib(idle.rss)}. The p99 here is not the scenario's: from round 2 on, the process has had an inspector session, which alone took the mutation p99 from 7-8 ms to 25-33 ms on this machine (same build, the same rounds with and without the session between them); the \`mutation\` row of the throughput table is the scenario's figure.`,
       '',
       '| round | req/s | p99 | RSS | of which anonymous | RSS after a full GC | V8 heap in use after it |',
       '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

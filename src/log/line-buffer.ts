@@ -1,4 +1,4 @@
-import { writev, writeSync } from 'node:fs';
+import { fdatasync, fstatSync, writev, writeSync } from 'node:fs';
 import { logTap } from './log-tap.js';
 
 // pino's destination for JSON lines: each line is encoded straight into a
@@ -14,8 +14,17 @@ import { logTap } from './log-tap.js';
 // the reader of stdout stops reading, memory is bounded: past 64 MiB pending,
 // lines are dropped, and the count of dropped lines is written once writing
 // resumes.
+//
+// When stdout is a regular file, it is synced (fdatasync, off the event
+// loop) after every SYNC_BYTES written. Left to the kernel, the lines stay
+// dirty for 30 s and are then written back in bursts, and on ext4 a burst
+// (with the blocks it allocates) holds up every other sync on the disk
+// behind its journal commit: the database's commits waited up to 86 ms, and
+// the mutation p99 of a process older than 30 s was 30-60 ms, 7-10 ms with
+// the log synced as it goes.
 
 const CHUNK_BYTES = 64 * 1024;
+const SYNC_BYTES = 1024 * 1024;
 const FLUSH_MS = 10;
 const MAX_PENDING = 64 * 1024 * 1024;
 const SLEEPER = new Int32Array(new SharedArrayBuffer(4));
@@ -30,12 +39,23 @@ export class LineBuffer {
   private scheduled = false;
   private dropped = 0;
   private waiters: (() => void)[] = [];
+  /** Bytes written since the last sync; -1 when the destination is not a regular file. */
+  private unsynced: number;
+  private syncing = false;
 
   /** @param maxPending bytes held while stdout is not read, before lines are dropped. */
   constructor(
     private readonly fd: number,
     private readonly maxPending = MAX_PENDING,
-  ) {}
+  ) {
+    let regularFile = false;
+    try {
+      regularFile = fstatSync(fd).isFile();
+    } catch {
+      // Closed or unusable: writes will fail the same way and lose their lines.
+    }
+    this.unsynced = regularFile ? 0 : -1;
+  }
 
   /** Called by pino with one serialized line. */
   write(line: string): boolean {
@@ -110,6 +130,7 @@ export class LineBuffer {
       }
       // Any other failure (stdout closed) loses these lines: there is nowhere else to put them.
       if (!error) {
+        this.wrote(written);
         const rest = remainder(buffers, written);
         if (rest.length > 0) {
           this.writeBuffers(rest);
@@ -125,6 +146,16 @@ export class LineBuffer {
         setTimeout(this.scheduledWrite, FLUSH_MS).unref();
       }
     });
+  }
+
+  private wrote(bytes: number): void {
+    if (this.unsynced < 0) return;
+    this.unsynced += bytes;
+    if (this.unsynced < SYNC_BYTES || this.syncing) return;
+    this.unsynced = 0;
+    this.syncing = true;
+    // A failed sync loses nothing that was not already at the kernel's mercy.
+    fdatasync(this.fd, () => (this.syncing = false));
   }
 
   /** Seals the current chunk into the write queue and starts a fresh one. */

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import fs, { closeSync, openSync, readFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
 import { LineBuffer, remainder } from '../../src/log/line-buffer.js';
 import { ROOT } from '../helpers/project.js';
 
@@ -66,4 +67,41 @@ test('when stdout is not read, memory stays bounded: lines are dropped, and the 
   assert.ok(notice, 'the dropped lines are reported');
   assert.ok(lines.length < 8 * 1024, `some lines were dropped (${lines.length} arrived)`);
   assert.deepEqual(JSON.parse(lines[lines.length - 1]!), { last: true }, 'writing resumed after the reader came back');
+});
+
+// Left to the kernel, lines written to a file are written back in 30-second
+// bursts that hold up the database's own syncs on the same disk (see
+// line-buffer.ts); a file is synced as the log grows, a pipe or device never.
+test('a log written to a regular file is synced after every MiB; one written to a device is not', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'portico-lines-'));
+  const synced: number[] = [];
+  const original = fs.fdatasync;
+  mock.method(fs, 'fdatasync', (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => {
+    synced.push(fd);
+    original(fd, callback);
+  });
+  syncBuiltinESMExports();
+  const file = openSync(path.join(dir, 'out.log'), 'w');
+  const device = openSync('/dev/null', 'w');
+  try {
+    const line = `{"msg":"${'x'.repeat(1000)}"}\n`;
+    for (const fd of [file, device]) {
+      const buffer = new LineBuffer(fd);
+      // 4 MiB, flushed a piece at a time as a busy process would.
+      for (let i = 0; i < 4096; i++) {
+        buffer.write(line);
+        if (i % 256 === 255) await new Promise<void>((resolve) => buffer.flush(resolve));
+      }
+      await new Promise<void>((resolve) => buffer.flush(resolve));
+    }
+    const ofFile = synced.filter((fd) => fd === file).length;
+    assert.ok(ofFile >= 2 && ofFile <= 4, `the file was synced ${ofFile} times for 4 MiB`);
+    assert.equal(synced.filter((fd) => fd === device).length, 0, 'a device is never synced');
+  } finally {
+    mock.restoreAll();
+    syncBuiltinESMExports();
+    closeSync(file);
+    closeSync(device);
+    await rm(dir, { recursive: true, force: true });
+  }
 });
