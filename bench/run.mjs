@@ -138,11 +138,12 @@ async function main() {
         rotate(order, round);
         for (const item of order) {
           await wrk(item.url, { seconds: WARMUP, script: item.script, headers: item.headers });
-          // The proxies' CPU per request too: a figure the other tenants of the machine move less.
-          const pid = item.name === 'proxy' ? current.portico.pid : item.name === 'undici-proxy' ? current.proxy.pid : item.name === 'undici-dispatch-proxy' ? current.dispatchProxy.pid : null;
-          const cpuBefore = pid === null ? 0 : cpuSeconds(pid);
+          // CPU per request too (the serving process, user + system): a
+          // figure the other tenants of the machine move less than req/s.
+          const { pid } = current[item.server];
+          const cpuBefore = cpuSeconds(pid);
           const result = await wrk(item.url, { seconds: SECONDS, script: item.script, headers: item.headers });
-          if (pid !== null) result.cpuPerRequest = (cpuSeconds(pid) - cpuBefore) / result.requests;
+          result.cpuPerRequest = (cpuSeconds(pid) - cpuBefore) / result.requests;
           // Resident memory of the process that served it, right after.
           result.rss = memoryOf(current[item.server].pid).rss;
           samples.get(item.name).push(result);
@@ -187,6 +188,19 @@ async function main() {
         ['POST echo', 'post-echo', 'hono-post-echo', 'hono'],
         ['POST echo', 'post-echo', 'fastify-post-echo', 'fastify'],
       ].map(([what, own, other, framework]) => ({ what, framework, ratio: pairRatio(own, other) })).filter((row) => Number.isFinite(row.ratio));
+      // The same jobs in CPU per request: each one's median, and each other server's over Portico's, pair by pair.
+      results.cpu = [
+        ['GET hello', 'get-hello', [['hono', 'hono-get-hello'], ['fastify', 'fastify-get-hello'], ['bare node:http', 'bare-get']]],
+        ['POST echo', 'post-echo', [['hono', 'hono-post-echo'], ['fastify', 'fastify-post-echo'], ['bare node:http', 'bare-post']]],
+      ]
+        .filter(([, own]) => samples.get(own)?.length > 0)
+        .map(([what, own, others]) => ({
+          what,
+          portico: median(samples.get(own).map((r) => r.cpuPerRequest)),
+          others: others
+            .filter(([, name]) => samples.get(name)?.length > 0)
+            .map(([server, name]) => ({ server, cpu: median(samples.get(name).map((r) => r.cpuPerRequest)), ratio: pairRatio(name, own, 'cpuPerRequest') })),
+        }));
       // Resident memory: each process at idle, then after each scenario it served.
       for (const [name, values] of idle) {
         results.memory.push({ process: name, when: 'idle (started, before any request)', rss: median(values) });
@@ -457,6 +471,10 @@ function render(results) {
     lines.push('');
     if (results.frameworks?.length > 0) {
       lines.push(`Portico (CORS + request log) / the other frameworks (neither), median of each round's pair: ${results.frameworks.map((r) => `${r.what} / ${r.framework} ${fmt.ratio(r.ratio)}`).join(', ')}.`, '');
+    }
+    for (const { what, portico, others } of results.cpu ?? []) {
+      const µs = (seconds) => `${(seconds * 1e6).toFixed(1)} µs`;
+      lines.push(`CPU per request, ${what} (the serving process alone, user + system; moved less than req/s by what else the machine does): Portico ${µs(portico)}, ${others.map((o) => `${o.server} ${µs(o.cpu)}`).join(', ')}; their CPU over Portico's (median of the rounds' pairs; above 1, Portico spends less): ${others.map((o) => `${o.server} ${o.ratio.toFixed(2)}`).join(', ')}.`, '');
     }
     const hello = results.throughput.find((r) => r.name === 'get-hello');
     const bareGet = results.throughput.find((r) => r.name === 'bare-get');
