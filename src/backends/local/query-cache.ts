@@ -89,9 +89,15 @@ export class QueryCache {
 
   /** The query that began at `at` is over (kept or not). */
   end(at: number): void {
-    const left = this.running.get(at)! - 1;
-    if (left === 0) this.running.delete(at);
-    else this.running.set(at, left);
+    const running = this.running.get(at);
+    if (running === undefined) return;
+    if (running === 1) this.running.delete(at);
+    else this.running.set(at, running - 1);
+  }
+
+  /** Commits kept for the queries running now. */
+  get commitsHeld(): number {
+    return this.recent.length;
   }
 
   has(key: string): boolean {
