@@ -147,7 +147,7 @@ async function main() {
           // Resident memory of the process that served it, right after.
           result.rss = memoryOf(current[item.server].pid).rss;
           samples.get(item.name).push(result);
-          console.log(`round ${round}/${ROUNDS}  ${item.name.padEnd(17)} ${fmt.rps(result.rps).padStart(8)} req/s  p99 ${fmt.ms(result.p99)}  RSS ${fmt.mib(result.rss)}${result.non2xx || result.socketErrors ? `  (${result.non2xx} non-2xx, ${result.socketErrors} socket errors)` : ''}`);
+          console.log(`round ${round}/${ROUNDS}  ${item.name.padEnd(17)} ${fmt.rps(result.rps).padStart(8)} req/s  p99 ${fmt.ms(result.p99)}  CPU ${(result.cpuPerRequest * 1e6).toFixed(1)} µs/req  RSS ${fmt.mib(result.rss)}${result.non2xx || result.socketErrors ? `  (${result.non2xx} non-2xx, ${result.socketErrors} socket errors)` : ''}`);
         }
       }
       const summary = (name) => {
