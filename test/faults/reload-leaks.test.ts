@@ -24,28 +24,49 @@ const ADMIN_KEY = 'reload-leaks-admin-key-0123456789';
 const RELOADS = 100;
 
 const PROBE = `
+import { promisify } from 'node:util';
 const live = new Set();
-const { setInterval: set, clearInterval: clear, clearTimeout: clearT } = globalThis;
+const { setInterval: set, clearInterval: clear, setTimeout: setT, clearTimeout: clearT } = globalThis;
 globalThis.setInterval = function (...args) { const timer = set(...args); live.add(timer); return timer; };
 globalThis.clearInterval = function (timer) { live.delete(timer); return clear(timer); };
-globalThis.clearTimeout = function (timer) { live.delete(timer); return clearT(timer); };
-// A handle that is only passing through (the scheduler's poll reading the
-// database queues an Immediate for its read) may be live at any one instant:
-// each kind is counted at several instants and its smallest count reported.
-// What leaked is live at all of them.
+// Each pending timeout with where it was set, so that a failure can say
+// which one was left behind.
+const timeouts = new Map();
+globalThis.setTimeout = function (callback, ...rest) {
+  let timer;
+  const fire = typeof callback === 'function' ? function (...args) { timeouts.delete(timer); return callback.apply(this, args); } : callback;
+  timer = setT(fire, ...rest);
+  timeouts.set(timer, new Error().stack.split('\\n').slice(2, 8).map((line) => line.trim()).join(' < '));
+  return timer;
+};
+globalThis.setTimeout[promisify.custom] = setT[promisify.custom];
+globalThis.clearTimeout = function (timer) { live.delete(timer); timeouts.delete(timer); return clearT(timer); };
+// Handles come and go (the scheduler polls the database every second: its
+// read checks a pooled connection out, which clears the connection's idle
+// timer, and queues an Immediate), so each kind is counted at several
+// instants over 200 ms and both its smallest and its largest count are
+// reported. What leaked is live at every instant after the reloads, beyond
+// the most there were at any instant before them.
 const count = () => {
   const resources = {};
   for (const name of process.getActiveResourcesInfo()) resources[name] = (resources[name] ?? 0) + 1;
   return resources;
 };
+const pendingTimeouts = () => new Set([...timeouts.keys()].filter((timer) => timer.hasRef()));
 process.on('SIGUSR2', async () => {
   let least = count();
+  const most = { ...least };
+  let lasting = pendingTimeouts();
   for (let i = 0; i < 8; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setT(resolve, 25));
     const now = count();
     for (const name of Object.keys(least)) least[name] = Math.min(least[name], now[name] ?? 0);
+    for (const name of Object.keys(now)) most[name] = Math.max(most[name] ?? 0, now[name]);
+    const still = pendingTimeouts();
+    lasting = new Set([...lasting].filter((timer) => still.has(timer)));
   }
-  process.stderr.write('PROBE ' + JSON.stringify({ intervals: live.size, resources: least }) + '\\n');
+  const timeoutsSetAt = [...lasting].map((timer) => timeouts.get(timer));
+  process.stderr.write('PROBE ' + JSON.stringify({ intervals: live.size, least, most, timeoutsSetAt }) + '\\n');
 });
 `;
 
@@ -77,7 +98,11 @@ interface Probe {
   /** What the open file descriptors point at, for those that are files. */
   files: string[];
   intervals: number;
-  resources: Record<string, number>;
+  /** Active handles by kind: the fewest and the most seen at any one instant of the probe. */
+  least: Record<string, number>;
+  most: Record<string, number>;
+  /** Where each ref'd timeout pending at every instant of the probe was set. */
+  timeoutsSetAt: string[];
 }
 
 async function probe(gateway: RunningGateway): Promise<Probe> {
@@ -196,12 +221,16 @@ async function reloadUnderLoad(t: TestContext, databases: [string, string]) {
   assert.deepEqual([...load.statuses.keys()], [200], `statuses under reloads: ${JSON.stringify([...load.statuses])}\n${errors.map((line) => JSON.stringify(line)).join('\n')}`);
   const answered = [...load.statuses.values()].reduce((a, b) => a + b, 0);
   assert.ok(answered > RELOADS, `only ${answered} requests answered during ${RELOADS} reloads`);
-  const summary = ({ files, ...rest }: Probe) => JSON.stringify({ ...rest, files: files.length });
+  const summary = ({ files, timeoutsSetAt, ...rest }: Probe) => JSON.stringify({ ...rest, files: files.length, timeouts: timeoutsSetAt.length });
   t.diagnostic(`${RELOADS} reloads under load (${answered} requests): ${summary(before)} -> ${summary(afterReloads)}`);
   assert.equal(afterReloads.intervals, before.intervals, 'intervals (the orphan sweeps of retired storages) are left running');
   // Pool connections and their idle timers may have closed meanwhile; nothing may have grown.
-  for (const [kind, count] of Object.entries(afterReloads.resources)) {
-    assert.ok(count <= (before.resources[kind] ?? 0), `active ${kind} handles: ${before.resources[kind] ?? 0} before, ${count} after`);
+  for (const [kind, count] of Object.entries(afterReloads.least)) {
+    const most = before.most[kind] ?? 0;
+    assert.ok(
+      count <= most,
+      `active ${kind} handles: at most ${most} before, at least ${count} after; pending timeouts set at:\n${afterReloads.timeoutsSetAt.join('\n')}`,
+    );
   }
   // The database the last config left is closed, and nothing grew with the
   // number of reloads (a reader connection more or less in the pool of the
